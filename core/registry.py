@@ -1,0 +1,86 @@
+"""Find, load and describe the shipped models; each ``.keras`` file travels with its JSON card.
+
+A model without its card is refused: the card holds the class names, the input contract and every metric shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.cards import WEIGHTS_DIR, read_evaluation
+from core.preprocess import InputSpec
+
+MODELS = {
+    "classifier": {"title": "Tumour type", "train": "python -m training.train_classifier"},
+    "presence": {"title": "Tumour presence", "train": "python -m training.train_presence"},
+    "segmenter": {"title": "Tumour segmentation", "train": "python -m training.train_segmenter"},
+}
+"""The shipped models, by file stem, with the command that reproduces each."""
+
+
+class ModelMissingError(FileNotFoundError):
+    """A model's weights or card are not in the weights folder; the message names the command that trains it."""
+
+
+@dataclass
+class LoadedModel:
+    """A Keras model, its card, and a compiled batch predictor (``model.predict`` is 2-3x slower per slice)."""
+
+    name: str
+    model: keras.Model
+    card: dict
+    _predict: tf.types.experimental.GenericFunction = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        output_layer = self.card.get("architecture", {}).get("logits_layer")
+        head = self.model if output_layer is None else keras.Model(
+            self.model.inputs, self.model.get_layer(output_layer).output)
+        self._predict = tf.function(lambda x: head(x, training=False), reduce_retracing=True)
+
+    @property
+    def spec(self) -> InputSpec:
+        return InputSpec.from_dict(self.card["input"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.card.get("class_names", []))
+
+    def predict_raw(self, batch: np.ndarray) -> np.ndarray:
+        """The model's raw output for a batch of preprocessed inputs (logits when the card names a logits layer)."""
+        return np.asarray(self._predict(tf.convert_to_tensor(batch, dtype=tf.float32)))
+
+
+def load_model(name: str, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:
+    """Load ``weights_dir/name.keras`` with its card ``name.json``.
+
+    Raises:
+        ModelMissingError: either file is absent.
+    """
+    weights, card = Path(weights_dir) / f"{name}.keras", Path(weights_dir) / f"{name}.json"
+    train = MODELS.get(name, {}).get("train", "its training script")
+    if not weights.exists():
+        raise ModelMissingError(f"The {name} model is not installed; train it with `{train}`.")
+    if not card.exists():
+        raise ModelMissingError(f"The {name} model has no evaluation card ({card.name}); re-run `{train}`.")
+    return LoadedModel(name, keras.saving.load_model(weights, compile=False), read_evaluation(card))
+
+
+def load_available_models(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LoadedModel]:
+    """Every shipped model that is present; absent ones are simply left out."""
+    loaded = {}
+    for name in MODELS:
+        try:
+            loaded[name] = load_model(name, weights_dir)
+        except ModelMissingError:
+            continue
+    return loaded
+
+
+def read_cards(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
+    """Every JSON card in the weights folder, by stem, without loading any model (cheap, for metric pages)."""
+    return {path.stem: read_evaluation(path) for path in sorted(Path(weights_dir).glob("*.json"))}

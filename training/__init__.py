@@ -1,0 +1,1 @@
+"""Training, tuning and evaluation scripts that write the shipped models and their JSON cards into weights/."""
