@@ -1,4 +1,8 @@
-"""Command line: ``python -m core predict PATH [PATH ...] --json OUT.json [--masks-dir DIR]``."""
+"""Command line.
+
+    python -m core predict PATH [PATH ...] [--json OUT.json] [--masks-dir DIR]
+    python -m core report PATH [PATH ...] --out report.pdf [--patient-name ...]
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,25 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.batch import analyze_file, expand_paths, result_record, write_mask
-from core.cards import WEIGHTS_DIR
+from core.cards import weights_dir
 from core.registry import load_available_models
+from core.report_cli import add_patient_arguments, build_report_for_files, patient_from_args
 
 
-def predict(paths: list[Path], out: Path | None, masks_dir: Path | None, weights_dir: Path) -> list[dict]:
+def predict(paths: list[Path], out: Path | None, masks_dir: Path | None, folder: Path | None) -> list[dict]:
     """Analyse every file under ``paths``; unreadable files get an ``error`` and the run goes on."""
-    models = load_available_models(weights_dir)
+    folder = Path(folder or weights_dir())
+    models = load_available_models(folder)
     if not models:
-        raise SystemExit(f"No models found in {weights_dir}; train one with `python -m training.train_classifier`.")
+        raise SystemExit(f"No models found in {folder}; train one with `python -m training.train_classifier`.")
     files = list(expand_paths(paths))
     records = []
-    for path in tqdm(files, desc="Analysing", unit="slice", file=sys.stderr):
-        analysis, error = analyze_file(path, models)
-        record = result_record(path, analysis, error)
+    for path, relative in tqdm(files, desc="Analysing", unit="slice", file=sys.stderr):
+        result = analyze_file(path, models)
+        record = result_record(result)
         if masks_dir is not None:
-            has_mask = analysis is not None and analysis.mask is not None
-            record["mask_file"] = str(write_mask(analysis.mask, path, masks_dir)) if has_mask else None
+            has_mask = result.analysis is not None and result.analysis.mask is not None
+            record["mask_file"] = str(write_mask(result.analysis.mask, relative, masks_dir)) if has_mask else None
         records.append(record)
     text = json.dumps(records, indent=1)
     if out is None:
@@ -43,9 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("paths", nargs="+", type=Path, help="image files or folders (walked recursively)")
     run.add_argument("--json", type=Path, dest="out", help="write results here instead of standard output")
     run.add_argument("--masks-dir", type=Path, help="save each predicted mask as <stem>.png in this folder")
-    run.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="folder with the .keras models and cards")
+    run.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
+    report = commands.add_parser("report", help="analyse slices and write one PDF report")
+    report.add_argument("paths", nargs="+", type=Path, help="image files or folders (walked recursively)")
+    report.add_argument("--out", type=Path, required=True, help="where to write the PDF")
+    report.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
+    add_patient_arguments(report)
     args = parser.parse_args(argv)
-    predict(args.paths, args.out, args.masks_dir, args.weights)
+    if args.command == "report":
+        build_report_for_files(args.paths, args.out, patient_from_args(args), args.weights)
+    else:
+        predict(args.paths, args.out, args.masks_dir, args.weights)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,25 +11,29 @@ from PIL import Image
 
 from core.analysis import Analysis, analyze
 from core.errors import InputError
-from core.io import read_image
+from core.io import ScanSlice, read_scan
 from core.registry import LoadedModel
 
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, and every file under each folder (recursively, sorted); hidden files are skipped."""
+def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
+    """(file, name relative to its argument) for files as given and every file under each folder (recursively,
+    sorted); hidden files are skipped. The relative name keeps same-named files of different folders apart."""
     for path in map(Path, paths):
         if path.is_dir():
-            yield from (p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and not file.name.startswith("."):
+                    yield file, file.relative_to(path)
         else:
-            yield path
+            yield path, Path(path.name)
 
 
-def result_record(path: Path, analysis: Analysis | None, error: str | None) -> dict:
+def result_record(result: FileResult) -> dict:
     """The JSON object for one file: ``error`` is null or one sentence; other keys are null when unknown."""
+    path, analysis = result.path, result.analysis
     if analysis is None:
-        return {"file": str(path), "error": error, "type": None, "probabilities": None,
+        return {"file": str(path), "error": result.error, "type": None, "probabilities": None,
                 "tumour_probability": None, "tumour_present": None, "mask_area_px": None,
-                "mask_area_fraction": None}
+                "mask_area_fraction": None, "disagreements": None}
     return {
         "file": str(path),
         "error": None,
@@ -42,21 +47,32 @@ def result_record(path: Path, analysis: Analysis | None, error: str | None) -> d
     }
 
 
-def analyze_file(path: Path, models: dict[str, LoadedModel]) -> tuple[Analysis | None, str | None]:
+@dataclass(frozen=True)
+class FileResult:
+    """One file's decoded slice and analysis, or the one-sentence reason it could not be analysed."""
+
+    path: Path
+    scan: ScanSlice | None = None
+    analysis: Analysis | None = None
+    error: str | None = None
+
+
+def analyze_file(path: Path, models: dict[str, LoadedModel]) -> FileResult:
     """Read and analyse one file; a file the app cannot read gives its one-sentence error instead."""
     try:
         data = path.read_bytes()
     except OSError as err:
-        return None, f"{path.name} cannot be read ({err.strerror or err})."
+        return FileResult(path, error=f"{path.name} cannot be read ({err.strerror or err}).")
     try:
-        return analyze(read_image(data, path.name), models), None
+        scan = read_scan(data, path.name)
     except InputError as err:
-        return None, str(err)
+        return FileResult(path, error=str(err))
+    return FileResult(path, scan, analyze(scan, models))
 
 
-def write_mask(mask: np.ndarray, source: Path, masks_dir: Path) -> Path:
-    """Save a {0, 1} mask as a 0/255 PNG named after the input's stem."""
-    masks_dir.mkdir(parents=True, exist_ok=True)
-    target = masks_dir / f"{source.stem}.png"
+def write_mask(mask: np.ndarray, relative: Path, masks_dir: Path) -> Path:
+    """Save a {0, 1} mask as a 0/255 PNG with the input's stem, in the input's sub-folder of ``masks_dir``."""
+    target = masks_dir / relative.with_suffix(".png")
+    target.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray((mask * 255).astype(np.uint8), mode="L").save(target)
     return target

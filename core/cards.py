@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS_ENV = "BRAIN_MRI_WEIGHTS_DIR"
+"""Environment variable that points the app at another weights folder (tests use it)."""
+
+MODELS = {
+    "classifier": {"title": "Tumour type", "train": "python -m training.train_classifier"},
+    "presence": {"title": "Tumour presence", "train": "python -m training.train_presence"},
+    "segmenter": {"title": "Tumour segmentation", "train": "python -m training.train_segmenter"},
+}
+"""The shipped models, by file stem, with the command that reproduces each."""
+
+
+def weights_dir() -> Path:
+    """The weights folder in use: ``$BRAIN_MRI_WEIGHTS_DIR`` when set, else the repository's ``weights/``."""
+    return Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
 
 
 def _clean(value: Any) -> Any:
@@ -16,6 +32,8 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:
+        return _clean(value.tolist())
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -27,7 +45,10 @@ def write_evaluation(card: dict, path: Path) -> Path:
     """Write a card as indented JSON (NaN stored as null) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(card), indent=1) + "\n", encoding="utf-8")
+    # Write beside the target and rename, so a reader (the running app) never sees a half-written card.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(json.dumps(_clean(card), indent=1) + "\n")
+    os.replace(handle.name, path)
     return path
 
 
@@ -36,5 +57,6 @@ def read_evaluation(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def card_path(name: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
-    return Path(weights_dir) / f"{name}.json"
+def read_cards(folder: Path | None = None) -> dict[str, dict]:
+    """Every JSON card in the weights folder, by stem, without loading any model (cheap, for metric pages)."""
+    return {path.stem: read_evaluation(path) for path in sorted(Path(folder or weights_dir()).glob("*.json"))}

@@ -1,119 +1,174 @@
-"""Decode uploaded bytes into one grayscale slice, validating on the way in.
+"""The one entry point for every upload: detect the format from the bytes and decode one grayscale slice.
 
-Every reader returns a :class:`ScanSlice` whose ``pixels`` are float32 in [0, 1] (H x W), so code after this
-module can assume a valid 2D image.
+:func:`read_scan` returns a :class:`ScanSlice` whose ``pixels`` are float32 in [0, 1] (H x W), so code after this
+module can assume a valid 2D image. Volumes and multi-frame files (NIfTI, multi-frame DICOM, multi-page TIFF/GIF,
+4-channel BraTS slices) are read at their default slice when no :class:`SliceChoice` is given;
+:func:`describe_volume` tells a page what there is to choose, so it can offer a slice picker first.
+
+Every bad input raises :class:`InputError` with one sentence saying what is wrong and what is accepted.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-
+from core import dicom, hdf5, nifti, raster
 from core.errors import InputError
+from core.scan import (
+    ACCEPTED,
+    MAX_PIXELS,
+    MAX_VOXELS,
+    MIN_SIDE,
+    ScanSlice,
+    SliceChoice,
+    VolumeInfo,
+    to_unit_range,
+    validate_dimensions,
+    validate_pixels,
+)
 
-ACCEPTED = "a JPG, PNG, TIFF, WebP or BMP slice of a brain MRI"
-MAX_PIXELS = 40_000_000
-"""Largest accepted image (width x height); larger files are refused before their pixels are decoded."""
-MIN_SIDE = 32
-"""Smallest accepted width or height in pixels; smaller images carry too little anatomy to classify."""
+__all__ = [
+    "ACCEPTED",
+    "ACCEPTED_EXTENSIONS",
+    "MAX_PIXELS",
+    "MAX_VOXELS",
+    "MIN_SIDE",
+    "ScanSlice",
+    "SliceChoice",
+    "VolumeInfo",
+    "describe_volume",
+    "read_image",
+    "read_scan",
+    "to_unit_range",
+    "validate_dimensions",
+    "validate_pixels",
+]
+
+ACCEPTED_EXTENSIONS = [
+    "jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif", "dcm", "nii", "nii.gz", "gz", "h5", "mat"
+]
+"""File name endings for the upload widget's ``type=``; "gz" too, as browsers' file pickers match only the last
+suffix. The readers never look at the name, so a widget without ``type=`` also lets extension-less DICOM through."""
 
 
 @dataclass(frozen=True)
-class ScanSlice:
-    """One decoded 2D slice.
+class _Format:
+    """A reader: ``matches`` checks signature bytes only; ``label`` names the format in error messages."""
 
-    Attributes:
-        pixels: H x W float32 in [0, 1].
-        pixel_spacing_mm: (row, column) spacing when the file states it, else None.
-        mask: H x W uint8 ground-truth mask in {0, 1} when the file carries one, else None.
-        source_format: short name of the decoded format, e.g. "JPEG".
+    label: str
+    matches: Callable[[bytes], bool]
+    describe: Callable[[bytes, str], VolumeInfo]
+    read: Callable[[bytes, str, SliceChoice], ScanSlice]
+
+
+_RASTER = _Format("an image", raster.is_raster, raster.describe_raster, raster.read_raster)
+_FORMATS = (
+    _Format("a DICOM file", dicom.is_dicom, dicom.describe_dicom, dicom.read_dicom),
+    _Format("a NIfTI volume", nifti.is_nifti, nifti.describe_nifti, nifti.read_nifti),
+    _Format("an HDF5 or MATLAB file", hdf5.is_hdf5, hdf5.describe_hdf5, hdf5.read_hdf5),
+    _RASTER,
+)
+"""Readers in the order they are tried; DICOM comes first, as its 128-byte preamble may hold a TIFF header."""
+
+_OTHER_FILES = (
+    (0, b"%PDF", "a PDF document"),
+    (0, b"PK\x03\x04", "a ZIP archive or an Office document"),
+    (0, nifti.GZIP_MAGIC, "a gzip archive without a NIfTI volume inside"),
+    (0, b"MATLAB 5.0", "a MATLAB v5 file (only v7.3 .mat files are read)"),
+    (344, b"ni1\0", "the header half of a NIfTI .hdr/.img pair"),
+    (4, b"ftypheic", "a HEIC photo"),
+)
+"""(offset, signature, description) of files people upload by mistake, to name them in the error."""
+
+
+def read_scan(data: bytes, filename: str = "", choice: SliceChoice | None = None) -> ScanSlice:
+    """Decode any accepted upload into one 2D slice.
+
+    Args:
+        data: the file's bytes; the format is detected from them, never from ``filename``.
+        filename: used only to name the file in error messages.
+        choice: which slice, frame or channel to read and an optional display window; None reads the default
+            slice (:attr:`VolumeInfo.default`: the middle axial slice, middle frame, first channel).
+
+    Raises:
+        InputError: empty, unrecognised, truncated, corrupt, too large or too small files, out-of-range choices,
+            and slices with non-finite or constant values.
     """
+    name = _display_name(filename)
+    scan_format = _detect_format(data, name)
+    with _decoding(name, scan_format.label):
+        return scan_format.read(data, name, choice or SliceChoice())
 
-    pixels: np.ndarray
-    pixel_spacing_mm: tuple[float, float] | None = None
-    mask: np.ndarray | None = None
-    source_format: str = ""
+
+def describe_volume(data: bytes, filename: str = "") -> VolumeInfo | None:
+    """What there is to choose in a volume or multi-frame file, or None for a plain 2D image.
+
+    Raises:
+        InputError: as :func:`read_scan`, for everything that can be told from the header.
+    """
+    name = _display_name(filename)
+    scan_format = _detect_format(data, name)
+    with _decoding(name, scan_format.label):
+        info = scan_format.describe(data, name)
+    return info if info.has_choices else None
 
 
 def read_image(data: bytes, filename: str = "") -> ScanSlice:
-    """Decode raster image bytes (any mode and bit depth Pillow reads) into a grayscale slice.
-
-    The format is detected from the bytes, never from ``filename`` (five Kaggle ``.jpg`` files are PNGs).
+    """Decode a single-frame raster image (JPEG, PNG, TIFF, WebP, BMP), as the training loader needs.
 
     Raises:
-        InputError: empty, undecodable, truncated, too large, too small, multi-frame or constant images.
+        InputError: as :func:`read_scan`, and for any other format or a file with several frames.
     """
-    name = filename or "The file"
+    name = _display_name(filename)
+    if _detect_format(data, name) is not _RASTER:
+        raise InputError(f"{name} is not a JPG, PNG, TIFF, WebP or BMP image; please upload one of those.")
+    with _decoding(name, _RASTER.label):
+        frames = raster.describe_raster(data, name).frames
+        if frames > 1:
+            raise InputError(f"{name} holds {frames} frames; please upload a single 2D slice.")
+        return raster.read_raster(data, name, SliceChoice())
+
+
+def _detect_format(data: bytes, name: str) -> _Format:
+    """The reader whose signature the bytes carry, or an InputError naming what the file is instead."""
     if not data:
         raise InputError(f"{name} is empty; please upload {ACCEPTED}.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise InputError(f"{name} is not an image this app can read; please upload {ACCEPTED}.") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _too_large(name) from None
-    validate_dimensions(image.width, image.height, name)
-    if getattr(image, "n_frames", 1) > 1:
-        raise InputError(f"{name} holds {image.n_frames} frames; please upload a single 2D slice.")
+    with _decoding(name, "an image"):
+        for scan_format in _FORMATS:
+            if scan_format.matches(data):
+                return scan_format
+    for offset, signature, description in _OTHER_FILES:
+        if data[offset : offset + len(signature)] == signature:
+            raise InputError(f"{name} is {description}; please upload {ACCEPTED}.")
+    if _looks_like_text(data):
+        raise InputError(f"{name} is a text file, not an image; please upload {ACCEPTED}.")
+    raise InputError(f"{name} is not an image this app can read; please upload {ACCEPTED}.")
+
+
+@contextmanager
+def _decoding(name: str, label: str) -> Iterator[None]:
+    """Turn a decoder's own exception into one InputError sentence, keeping the original as its cause.
+
+    Pillow, pydicom, nibabel and h5py raise many exception types on malformed bytes (OSError, ValueError,
+    struct.error, EOFError, KeyError, ...); users get the same sentence for all of them.
+    """
     try:
-        image = ImageOps.exif_transpose(image)
-        pixels = _to_gray_unit(image)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise InputError(f"{name} is truncated or corrupt ({err}); please upload {ACCEPTED}.") from None
-    validate_pixels(pixels, name)
-    return ScanSlice(pixels=pixels, source_format=image.format or "")
-
-
-def validate_dimensions(width: int, height: int, name: str) -> None:
-    """Refuse images too large to decode safely or too small to analyse, before touching their pixels."""
-    if width * height > MAX_PIXELS:
-        raise _too_large(name)
-    if min(width, height) < MIN_SIDE:
+        yield
+    except InputError:
+        raise
+    except Exception as err:
         raise InputError(
-            f"{name} is only {width}x{height} pixels; please upload a slice at least {MIN_SIDE} pixels on each side."
-        )
+            f"{name} could not be decoded as {label}, as it is truncated or corrupt; please upload {ACCEPTED}."
+        ) from err
 
 
-def validate_pixels(pixels: np.ndarray, name: str) -> None:
-    """Refuse images without usable content (non-finite or constant values)."""
-    if not np.all(np.isfinite(pixels)):
-        raise InputError(f"{name} contains NaN or infinite pixel values; please upload a valid MRI slice.")
-    if float(pixels.max()) - float(pixels.min()) < 1e-6:
-        raise InputError(f"{name} is a constant image with no anatomy in it; please upload a brain MRI slice.")
+def _display_name(filename: str) -> str:
+    """The name messages start with, on one line whatever the upload was called."""
+    return " ".join(filename.split()) or "The file"
 
 
-def to_unit_range(array: np.ndarray) -> np.ndarray:
-    """Scale any numeric array linearly to float32 [0, 1] by its own min and max (a constant array gives zeros)."""
-    array = array.astype(np.float32)
-    low, high = float(np.min(array)), float(np.max(array))
-    if not np.isfinite(low) or not np.isfinite(high) or high - low < 1e-12:
-        return array - low if np.isfinite(low) else array
-    return (array - low) / (high - low)
-
-
-def _to_gray_unit(image: Image.Image) -> np.ndarray:
-    """Convert any Pillow mode to H x W float32 in [0, 1], keeping 16-bit and float precision."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        array = np.asarray(image, dtype=np.float32)
-        if image.mode.startswith("I;16"):
-            return array / 65535.0
-        return to_unit_range(array)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Transparent areas become black, like the background of a scan.
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (0, 0, 0, 255))
-        image = Image.alpha_composite(background, image)
-    gray = image.convert("L")
-    return np.asarray(gray, dtype=np.float32) / 255.0
-
-
-def _too_large(name: str) -> InputError:
-    return InputError(
-        f"{name} is too large to analyse safely; please upload a slice of at most {MAX_PIXELS // 1_000_000} megapixels."
-    )
+def _looks_like_text(data: bytes) -> bool:
+    """True when the first 4 KiB hold no control bytes other than whitespace (binary formats always do)."""
+    return not any(byte < 32 and byte not in b"\t\n\r\f" for byte in data[:4096])

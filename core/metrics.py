@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import auc, confusion_matrix, precision_recall_fscore_support, roc_curve
+from sklearn.metrics import (
+    auc,
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    roc_curve,
+)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -53,10 +60,8 @@ def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) ->
 def roc_points(scores: np.ndarray, positives: np.ndarray, max_points: int = 200) -> dict:
     """ROC curve thinned to at most ``max_points`` points (keeping both ends), with its AUC."""
     fpr, tpr, thresholds = roc_curve(positives, scores)
-    keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).astype(int))
-    return {"fpr": fpr[keep].round(5).tolist(), "tpr": tpr[keep].round(5).tolist(),
-            "thresholds": np.nan_to_num(thresholds[keep], posinf=1.0).round(5).tolist(),
-            "auc": float(auc(fpr, tpr))}
+    thin_fpr, thin_tpr, thin_thresholds = _thin([fpr, tpr, thresholds], max_points)
+    return {"fpr": thin_fpr, "tpr": thin_tpr, "thresholds": thin_thresholds, "auc": float(auc(fpr, tpr))}
 
 
 def classification_summary(probs: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> dict:
@@ -80,6 +85,41 @@ def classification_summary(probs: np.ndarray, labels: np.ndarray, class_names: S
         "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
         "roc": roc,
         "calibration": reliability_bins(probs, labels),
+    }
+
+
+def threshold_for_sensitivity(scores: np.ndarray, positives: np.ndarray, sensitivity: float) -> float:
+    """The highest threshold whose sensitivity (recall of positives) is still at least ``sensitivity``."""
+    positive_scores = np.sort(np.asarray(scores)[np.asarray(positives, dtype=bool)])
+    # ceil with a small tolerance so that e.g. 0.9 * 100 counts as 90 despite floating-point rounding.
+    needed = int(np.ceil(sensitivity * len(positive_scores) - 1e-9))
+    return float(positive_scores[len(positive_scores) - needed])
+
+
+def _thin(arrays: list[np.ndarray], max_points: int) -> list[list[float]]:
+    keep = np.unique(np.linspace(0, len(arrays[0]) - 1, min(max_points, len(arrays[0]))).astype(int))
+    return [np.nan_to_num(a[keep], posinf=1.0).round(5).tolist() for a in arrays]
+
+
+def binary_summary(scores: np.ndarray, positives: np.ndarray, threshold: float, max_points: int = 200) -> dict:
+    """ROC and precision-recall curves, AUC, and sensitivity/specificity at ``threshold`` for a binary detector."""
+    positives = np.asarray(positives, dtype=bool)
+    decided = np.asarray(scores) >= threshold
+    tp, fn = int((decided & positives).sum()), int((~decided & positives).sum())
+    tn, fp = int((~decided & ~positives).sum()), int((decided & ~positives).sum())
+    precision, recall, pr_thresholds = precision_recall_curve(positives, scores)
+    pr = _thin([precision[:-1], recall[:-1], pr_thresholds], max_points)
+    return {
+        "count": len(positives),
+        "positives": int(positives.sum()),
+        "auc": roc_points(scores, positives, max_points)["auc"],
+        "roc": roc_points(scores, positives, max_points),
+        "pr": {"precision": pr[0], "recall": pr[1], "thresholds": pr[2],
+               "average_precision": float(average_precision_score(positives, scores))},
+        "threshold": float(threshold),
+        "sensitivity": tp / (tp + fn) if tp + fn else None,
+        "specificity": tn / (tn + fp) if tn + fp else None,
+        "confusion_matrix": [[tn, fp], [fn, tp]],
     }
 
 

@@ -12,15 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.cards import WEIGHTS_DIR, read_evaluation
+from core.cards import MODELS, read_evaluation, weights_dir
 from core.preprocess import InputSpec
-
-MODELS = {
-    "classifier": {"title": "Tumour type", "train": "python -m training.train_classifier"},
-    "presence": {"title": "Tumour presence", "train": "python -m training.train_presence"},
-    "segmenter": {"title": "Tumour segmentation", "train": "python -m training.train_segmenter"},
-}
-"""The shipped models, by file stem, with the command that reproduces each."""
 
 
 class ModelMissingError(FileNotFoundError):
@@ -55,13 +48,14 @@ class LoadedModel:
         return np.asarray(self._predict(tf.convert_to_tensor(batch, dtype=tf.float32)))
 
 
-def load_model(name: str, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:
-    """Load ``weights_dir/name.keras`` with its card ``name.json``.
+def load_model(name: str, folder: Path | None = None) -> LoadedModel:
+    """Load ``folder/name.keras`` with its card ``name.json`` (default folder: :func:`core.cards.weights_dir`).
 
     Raises:
         ModelMissingError: either file is absent.
     """
-    weights, card = Path(weights_dir) / f"{name}.keras", Path(weights_dir) / f"{name}.json"
+    folder = Path(folder or weights_dir())
+    weights, card = folder / f"{name}.keras", folder / f"{name}.json"
     train = MODELS.get(name, {}).get("train", "its training script")
     if not weights.exists():
         raise ModelMissingError(f"The {name} model is not installed; train it with `{train}`.")
@@ -70,17 +64,12 @@ def load_model(name: str, weights_dir: Path = WEIGHTS_DIR) -> LoadedModel:
     return LoadedModel(name, keras.saving.load_model(weights, compile=False), read_evaluation(card))
 
 
-def load_available_models(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LoadedModel]:
+def load_available_models(folder: Path | None = None) -> dict[str, LoadedModel]:
     """Every shipped model that is present; absent ones are simply left out."""
     loaded = {}
     for name in MODELS:
         try:
-            loaded[name] = load_model(name, weights_dir)
+            loaded[name] = load_model(name, folder)
         except ModelMissingError:
             continue
     return loaded
-
-
-def read_cards(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
-    """Every JSON card in the weights folder, by stem, without loading any model (cheap, for metric pages)."""
-    return {path.stem: read_evaluation(path) for path in sorted(Path(weights_dir).glob("*.json"))}

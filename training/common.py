@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import random
 import sys
+from dataclasses import fields, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import keras
 import numpy as np
@@ -19,29 +22,57 @@ def set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def make_augmenter(seed: int) -> keras.Sequential:
-    """Geometric and intensity augmentation for a batch of [0, 1] images: flips, small rotations, zoom, shifts,
-    brightness and contrast. Only left-right flips: scans are never shown upside down."""
+def make_geometric_augmenter(seed: int) -> keras.Sequential:
+    """Left-right flips, small rotations, zoom and shifts; only left-right flips, as scans are never upside down."""
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
         keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
         keras.layers.RandomZoom((-0.12, 0.12), fill_mode="constant", seed=seed),
         keras.layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed),
+    ], name="geometric")
+
+
+def make_intensity_augmenter(seed: int) -> keras.Sequential:
+    """Brightness and contrast changes for [0, 1] images (never applied to masks)."""
+    return keras.Sequential([
         keras.layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=seed),
         keras.layers.RandomContrast(0.2, seed=seed),
-    ], name="augment")
+    ], name="intensity")
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool) -> tf.data.Dataset:
-    """Batches of (float32 image, target) from in-memory arrays, shuffled and augmented when training."""
-    data = tf.data.Dataset.from_tensor_slices((x, y))
+def augment_pair(images: tf.Tensor, masks: tf.Tensor, geometric: keras.Sequential,
+                 intensity: keras.Sequential) -> tuple[tf.Tensor, tf.Tensor]:
+    """Move a batch of images and their masks by the same random transform, then vary the images' intensity.
+
+    Image and mask travel as two channels of one tensor, so every geometric draw applies to both; the mask is
+    re-binarised at 0.5 after interpolation.
+    """
+    moved = geometric(tf.concat([images, tf.cast(masks, images.dtype)], axis=-1), training=True)
+    image = tf.clip_by_value(intensity(moved[..., :1], training=True), 0.0, 1.0)
+    return image, tf.cast(moved[..., 1:] >= 0.5, tf.float32)
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool,
+                 paired: bool = False) -> tf.data.Dataset:
+    """Batches of (float32 image, target) from in-memory arrays, shuffled (endlessly) and augmented when training.
+
+    Shuffles indices and gathers batches, so no shuffle buffer copies the images. ``paired=True`` treats targets as
+    masks that must move with their images.
+    """
+    images, targets = tf.constant(x), tf.constant(y)
+    indices = tf.data.Dataset.range(len(x))
     if augment:
-        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda a, b: (tf.cast(a, tf.float32), b), num_parallel_calls=tf.data.AUTOTUNE)
+        indices = indices.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
+    data = indices.batch(batch_size).map(
+        lambda i: (tf.cast(tf.gather(images, i), tf.float32), tf.gather(targets, i)),
+        num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
-        augmenter = make_augmenter(seed)
-        data = data.map(lambda a, b: (tf.clip_by_value(augmenter(a, training=True), 0.0, 1.0), b),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+        geometric, intensity = make_geometric_augmenter(seed), make_intensity_augmenter(seed)
+        if paired:
+            data = data.map(lambda a, b: augment_pair(a, b, geometric, intensity), num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            data = data.map(lambda a, b: (tf.clip_by_value(intensity(geometric(a, training=True), training=True),
+                                                           0.0, 1.0), b), num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
 
 
@@ -62,3 +93,26 @@ def predict_logits(model: keras.Model, x: np.ndarray, layer: str = "logits", bat
     head = keras.Model(model.inputs, model.get_layer(layer).output)
     return np.concatenate([np.asarray(head(tf.cast(x[i:i + batch_size], tf.float32), training=False))
                            for i in range(0, len(x), batch_size)])
+
+
+def _parse_bool(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_type: type) -> None:
+    """One ``--kebab-case`` flag per field of a config dataclass, defaulting to None (= keep the config's value)."""
+    for f in fields(config_type):
+        kind = _parse_bool if isinstance(f.default, bool) else type(f.default)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
+
+
+def config_from_args(args: argparse.Namespace, base: Any) -> Any:
+    """``base`` with every flag the user gave applied."""
+    return replace(base, **{f.name: getattr(args, f.name) for f in fields(base) if getattr(args, f.name) is not None})
+
+
+def cli_overrides(config: Any) -> list[str]:
+    """The flags that reproduce ``config`` from its defaults, for the command stored in the card."""
+    defaults = type(config)()
+    return [f"--{f.name.replace('_', '-')}={getattr(config, f.name)}" for f in fields(config)
+            if getattr(config, f.name) != getattr(defaults, f.name)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import keras
@@ -18,7 +18,15 @@ from core.cards import WEIGHTS_DIR, write_evaluation
 from core.metrics import fit_temperature, reliability_bins, softmax
 from core.preprocess import InputSpec
 from training.architectures import build_classifier
-from training.common import make_dataset, predict_logits, run_metadata, set_seeds
+from training.common import (
+    add_config_arguments,
+    cli_overrides,
+    config_from_args,
+    make_dataset,
+    predict_logits,
+    run_metadata,
+    set_seeds,
+)
 from training.data import CLASS_NAMES, DEFAULT_ROOT, load_arrays, load_kaggle_splits
 from training.evaluate import evaluate_classifier_on_tests
 
@@ -87,8 +95,8 @@ def fit_classifier(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray
                                             save_best_only=True),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), update_freq="epoch"),
         ]
-    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks,
-                        verbose=verbose)
+    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps,
+                        callbacks=callbacks, verbose=verbose)
     keras.mixed_precision.set_global_policy("float32")
     final = build_classifier(config.image_size, 1, n_classes, config.width, config.depth, config.dropout)
     final.set_weights(model.get_weights())
@@ -139,16 +147,10 @@ def train_classifier(config: TrainConfig, data_root: Path = DEFAULT_ROOT, out_di
         "history": history,
         "best_epoch": int(np.argmax(history["val_macro_f1"])) + 1,
         "test": test,
-        "run": run_metadata(["training.train_classifier", *_cli_overrides(config)], wall),
+        "run": run_metadata(["training.train_classifier", *cli_overrides(config)], wall),
     }
     write_evaluation(card, out_dir / "classifier.json")
     return card
-
-
-def _cli_overrides(config: TrainConfig) -> list[str]:
-    defaults = TrainConfig()
-    return [f"--{f.name.replace('_', '-')}={getattr(config, f.name)}" for f in fields(config)
-            if getattr(config, f.name) != getattr(defaults, f.name)]
 
 
 def parse_config(argv: list[str] | None = None) -> tuple[TrainConfig, Path, Path]:
@@ -156,16 +158,13 @@ def parse_config(argv: list[str] | None = None) -> tuple[TrainConfig, Path, Path
     parser.add_argument("--data", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--from-study", type=Path, help="start from the best trial of a tune_classifier study JSON")
-    for f in fields(TrainConfig):
-        kind = (lambda s: s.lower() in ("1", "true", "yes")) if f.type in (bool, "bool") else type(f.default)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
+    add_config_arguments(parser, TrainConfig)
     args = parser.parse_args(argv)
     config = TrainConfig()
     if args.from_study:
         best = json.loads(args.from_study.read_text())["best_params"]
         config = replace(config, **{k: v for k, v in best.items() if k in TrainConfig.__dataclass_fields__})
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
-    return replace(config, **overrides), args.data, args.out
+    return config_from_args(args, config), args.data, args.out
 
 
 def main(argv: list[str] | None = None) -> None:

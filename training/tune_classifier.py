@@ -1,6 +1,6 @@
 """Compare classifier variants with a small Optuna study on a class-balanced subset and short schedules.
 
-    python -m training.tune_classifier [--trials 8] [--per-class 400] [--epochs 4]
+    python -m training.tune_classifier [--trials 6] [--per-class 200] [--epochs 4]
 
 The first two trials are the default configuration without and with the brain crop, so the crop decision rests on a
 paired measurement; the rest are chosen by Optuna's TPE sampler. Writes weights/classifier_study.json.
@@ -23,7 +23,7 @@ from training.data import DEFAULT_ROOT, load_arrays, load_kaggle_splits
 from training.train_classifier import TrainConfig, fit_classifier
 
 SEARCH_SPACE = {
-    "image_size": [96, 128, 160],
+    "image_size": [96, 128],
     "crop": [False, True],
     "width": [24, 32, 48],
     "depth": [3, 4],
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "classifier_study.json")
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--per-class", type=int, default=400)
+    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--per-class", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args(argv)
     result = run_study(args.data, args.trials, args.per_class, args.epochs)

@@ -1,0 +1,132 @@
+"""Class activation maps: where in a slice the classifier found the evidence for its answer.
+
+Computing stays apart from display, as in keras-io's Grad-CAM example and MONAI's ``GradCAM``: this module returns a
+heatmap in [0, 1] at the slice's own size, and :mod:`core.overlay` colours and blends it.
+
+The maps come from tf-keras-vis 0.8.7:
+
+- Grad-CAM: Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization",
+  ICCV 2017, https://arxiv.org/abs/1610.02391
+- Grad-CAM++: Chattopadhyay et al., "Grad-CAM++: Improved Visual Explanations for Deep Convolutional Networks",
+  WACV 2018, https://arxiv.org/abs/1710.11063 (the default: it localises small or multiple regions better).
+- Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks",
+  CVPR Workshops 2020, https://arxiv.org/abs/1910.01279, run as Faster Score-CAM (see :data:`SCORECAM_MAX_N`).
+
+The target layer is the one the model's card names under ``architecture.gradcam_layer``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import weakref
+
+import keras
+import numpy as np
+from tf_keras_vis import ModelVisualization
+from tf_keras_vis.gradcam import Gradcam
+from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+from tf_keras_vis.scorecam import Scorecam
+from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+from tf_keras_vis.utils.scores import CategoricalScore
+
+from core.preprocess import find_brain_box, preprocess_slice, resize
+from core.registry import LoadedModel
+
+METHODS: tuple[str, ...] = ("Grad-CAM++", "Grad-CAM", "Score-CAM")
+"""Heatmap methods offered to the user; the first is the default."""
+
+SCORECAM_MAX_N = 16
+"""Activation channels Score-CAM keeps (those with the largest spatial variance, "Faster Score-CAM").
+
+Score-CAM needs no gradients but re-runs the model once per kept channel, masked by that channel's activation. With
+16 channels a slice costs one batch of 16 forward passes, a few times the cost of Grad-CAM; keeping all 256 channels
+of a typical last block takes about ten times longer again. The channels dropped are the spatially flattest, which
+add least to the map.
+"""
+
+_VISUALISERS: dict[str, type[ModelVisualization]] = {
+    "Grad-CAM++": GradcamPlusPlus,
+    "Grad-CAM": Gradcam,
+    "Score-CAM": Scorecam,
+}
+_cache: weakref.WeakKeyDictionary[keras.Model, dict[str, ModelVisualization]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def gradcam_heatmap(
+    model: LoadedModel, pixels: np.ndarray, class_index: int | None = None, method: str = "Grad-CAM++"
+) -> np.ndarray:
+    """Where the classifier looked when scoring ``class_index`` on one slice.
+
+    Args:
+        model: a classifier whose card names its target layer under ``architecture.gradcam_layer``.
+        pixels: H x W float32 slice in [0, 1] (``ScanSlice.pixels``), preprocessed here exactly as for prediction.
+        class_index: output index to explain; None explains the predicted class.
+        method: one of :data:`METHODS`.
+
+    Returns:
+        H x W float32 heatmap in [0, 1] at the slice's own size. When the model's input spec crops to the brain, the
+        model never saw the rest of the image, so the map fills the brain box and is 0 outside it.
+
+    Raises:
+        ValueError: ``method`` is not in :data:`METHODS`, or the card names no target layer.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown heatmap method {method!r}; choose one of {', '.join(METHODS)}.")
+    layer = model.card.get("architecture", {}).get("gradcam_layer")
+    if layer is None:
+        raise ValueError(f"The {model.name} model's card names no gradcam_layer, so it cannot show a heatmap.")
+    batch = preprocess_slice(pixels, model.spec)[None]
+    if class_index is None:
+        class_index = int(np.argmax(model.predict_raw(batch)[0]))
+    cam = _compute_cam(model.model, method, batch, layer, class_index)
+    box = find_brain_box(pixels) if model.spec.crop else (0, 0, *pixels.shape)
+    return _place_heatmap(cam, pixels.shape, box)
+
+
+def _compute_cam(model: keras.Model, method: str, batch: np.ndarray, layer: str, class_index: int) -> np.ndarray:
+    """The raw class activation map at ``layer``'s resolution (h x w float32, min-max normalised to [0, 1]).
+
+    ``layer`` is used as named, not replaced by the nearest convolution before it: cards name the rectified
+    activation, whose feature maps are the ones the CAM papers weight.
+    """
+    options = {}
+    if method == "Score-CAM":
+        channels = int(model.get_layer(layer).output.shape[-1])
+        options = {"max_N": min(SCORECAM_MAX_N, channels), "batch_size": SCORECAM_MAX_N}
+    cam = _visualiser(model, method)(
+        CategoricalScore(class_index),
+        batch,
+        penultimate_layer=layer,
+        seek_penultimate_conv_layer=False,
+        expand_cam=False,
+        **options,
+    )
+    return np.asarray(cam, dtype=np.float32)[0]
+
+
+def _place_heatmap(cam: np.ndarray, shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """Resize ``cam`` bilinearly into ``box`` (top, left, bottom, right) of an all-zero ``shape`` map."""
+    top, left, bottom, right = box
+    heatmap = np.zeros(shape, dtype=np.float32)
+    heatmap[top:bottom, left:right] = np.clip(resize(cam, (bottom - top, right - left)), 0.0, 1.0)
+    return heatmap
+
+
+def _visualiser(model: keras.Model, method: str) -> ModelVisualization:
+    """The tf-keras-vis visualiser for ``(model, method)``, built on first use and kept while the model lives.
+
+    Building clones the model, so it is done once, not per slice. ``ReplaceToLinear`` swaps the output softmax for
+    the identity on that clone (tf-keras-vis's default ``clone=True``, checked with Keras 3), so scores are logits,
+    whose gradients do not vanish when the softmax saturates, and the caller's model keeps its softmax.
+    """
+    with _cache_lock:
+        per_method = _cache.setdefault(model, {})
+        if method not in per_method:
+            visualiser = _VISUALISERS[method](model, model_modifier=ReplaceToLinear(), clone=True)
+            if method == "Score-CAM":
+                # Score-CAM calls the clone's predict() with Keras's default progress bar; keep the server log clean.
+                visualiser.model.predict = functools.partial(visualiser.model.predict, verbose=0)
+            per_method[method] = visualiser
+        return per_method[method]

@@ -1,0 +1,402 @@
+"""The downloadable PDF report: a first page of context (patient, models and how well they tested), then one page per
+slice with its images, numbers and a plain-language summary.
+
+Built in memory with fpdf2. Text is set in DejaVu Sans, shipped in ``core/fonts`` with its licence, because the PDF
+core fonts cover Latin-1 only and names such as "Zażółć Gęślą" must print. Images are downscaled to at most
+:data:`MAX_IMAGE_SIDE_PX` and stored as JPEG, which keeps a 20-slice report under 10 MB.
+"""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+from PIL import Image
+
+from core.analysis import Analysis
+from core.cards import MODELS
+from core.findings import LOW_CONFIDENCE, class_label, describe_findings, format_percent
+from core.overlay import overlay_heatmap, overlay_mask, to_rgb
+from core.summaries import DISCLAIMER, NOT_AVAILABLE, dig, format_date, format_value
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_FAMILY = "DejaVuSans"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+"""fpdf2 style -> file in :data:`FONT_DIR`."""
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+TITLE = "Brain MRI analysis report"
+MAX_IMAGE_SIDE_PX = 512
+"""Longest image side embedded; a 57 mm wide picture at 512 px prints at about 230 dpi."""
+JPEG_QUALITY = 85
+MARGIN_MM = 15
+FOOTER_MM = 22
+"""Space kept free at the bottom of each page for the two footer lines."""
+IMAGE_GAP_MM = 4
+GREY = (90, 90, 90)
+HEADINGS = FontFace(emphasis="BOLD", fill_color=(232, 232, 232))
+EMPHASIS = FontFace(emphasis="BOLD")
+
+PATIENT_LABELS = {
+    "name": "Patient name",
+    "patient_id": "Patient ID",
+    "birth_date": "Date of birth",
+    "study_date": "Study date",
+    "referring_physician": "Referring physician",
+    "notes": "Notes",
+}
+"""Report label of each :class:`PatientFields` field, in the order they are printed."""
+
+PERFORMANCE = {
+    "classifier": [
+        ("official test accuracy", ("test", "official", "accuracy"), "percent"),
+        ("macro-F1", ("test", "official", "macro_f1"), "score"),
+        ("deduplicated test accuracy", ("test", "deduplicated", "accuracy"), "percent"),
+        ("calibration temperature", ("calibration", "temperature"), "score"),
+        ("validation ECE after calibration", ("calibration", "val_ece_after"), "score"),
+    ],
+    "presence": [
+        ("Kaggle test AUC", ("test", "kaggle_official", "auc"), "score"),
+        ("sensitivity", ("test", "kaggle_official", "sensitivity"), "percent"),
+        ("specificity", ("test", "kaggle_official", "specificity"), "percent"),
+        ("decision threshold", ("threshold",), "score"),
+    ],
+    "segmenter": [
+        ("BRISC validation mean Dice", ("validation", "brisc", "dice", "mean"), "score"),
+        ("LGG per-patient mean Dice", ("validation", "lgg", "per_patient_mean_dice"), "score"),
+    ],
+}
+"""Per model: (label, path into its card, format) of the results printed in the model block."""
+
+
+@dataclass(frozen=True)
+class PatientFields:
+    """Optional patient and study details typed in by the user; all empty gives a de-identified report."""
+
+    name: str = ""
+    patient_id: str = ""
+    birth_date: str = ""
+    study_date: str = ""
+    referring_physician: str = ""
+    notes: str = ""
+
+    def filled(self) -> list[tuple[str, str]]:
+        """(label, value) of every field that was given, surrounding whitespace removed."""
+        return [(PATIENT_LABELS[f.name], getattr(self, f.name).strip())
+                for f in fields(self) if getattr(self, f.name).strip()]
+
+
+@dataclass
+class ReportSlice:
+    """One slice as the report shows it; the images are H x W x 3 uint8 RGB, None where a model is missing."""
+
+    name: str
+    analysis: Analysis
+    original: np.ndarray
+    overlay: np.ndarray | None
+    heatmap_overlay: np.ndarray | None
+    heatmap_method: str = "Grad-CAM++"
+
+
+def make_report_slice(name: str, pixels: np.ndarray, analysis: Analysis, heatmap: np.ndarray | None = None,
+                      heatmap_method: str = "Grad-CAM++") -> ReportSlice:
+    """Render the three pictures of one slice with the default overlay settings.
+
+    Args:
+        name: how the slice is titled, usually its file name.
+        pixels: H x W float slice in [0, 1] (``ScanSlice.pixels``).
+        analysis: the slice's result; its mask (if any) is drawn in red.
+        heatmap: H x W heatmap in [0, 1] from :func:`core.gradcam.gradcam_heatmap`, or None for no heatmap.
+        heatmap_method: the method that made ``heatmap``, for the caption.
+    """
+    overlay = None if analysis.mask is None else overlay_mask(pixels, analysis.mask)
+    heatmap_overlay = None if heatmap is None else overlay_heatmap(pixels, heatmap)
+    return ReportSlice(name, analysis, to_rgb(pixels), overlay, heatmap_overlay, heatmap_method)
+
+
+def read_app_version(pyproject: Path = PYPROJECT) -> str:
+    """The project version from ``pyproject.toml``, the one place it is written."""
+    with open(pyproject, "rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
+def build_report(slices: Sequence[ReportSlice], patient: PatientFields | None, cards: Mapping[str, Mapping],
+                 app_version: str, generated_at: datetime | None = None) -> bytes:
+    """The whole report as PDF bytes.
+
+    Args:
+        slices: the slices, in the order their pages appear.
+        patient: details to print; None or all fields empty prints "De-identified".
+        cards: model cards by name (``core.cards.read_cards()``); missing cards or keys print "not available".
+        app_version: printed under the title, so a report can be traced to the code that made it.
+        generated_at: the time printed as generation time (UTC); None means now.
+
+    Raises:
+        ValueError: ``slices`` is empty.
+    """
+    if not slices:
+        raise ValueError("A report needs at least one analysed slice.")
+    generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
+    patient = patient or PatientFields()
+    subject = patient.name.strip() or patient.patient_id.strip() or "De-identified"
+    pdf = _ReportPDF(running_title=f"{TITLE} · {subject} · generated {generated_at:%Y-%m-%d %H:%M} UTC")
+    pdf.set_title(TITLE)
+    pdf.set_creator(f"brain-mri-dashboard {app_version}")
+    pdf.set_creation_date(generated_at)
+    pdf.set_lang("en")
+
+    pdf.add_page()
+    _write_title(pdf, generated_at, app_version)
+    _write_patient(pdf, patient.filled())
+    _write_models(pdf, cards)
+    if len(slices) > 1:
+        _write_overview(pdf, slices)
+    for number, report_slice in enumerate(slices, start=1):
+        pdf.add_page()
+        _write_slice(pdf, report_slice, f"Slice {number} of {len(slices)}: {report_slice.name}")
+    return bytes(pdf.output())
+
+
+class _ReportPDF(FPDF):
+    """A4 pages with the disclaimer and "Page N of M" in every footer, and who and when in every later header."""
+
+    def __init__(self, running_title: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.running_title = running_title
+        for style, file_name in FONT_FILES.items():
+            self.add_font(FONT_FAMILY, style, FONT_DIR / file_name)
+        self.set_margins(MARGIN_MM, MARGIN_MM, MARGIN_MM)
+        self.set_auto_page_break(True, margin=FOOTER_MM)
+
+    def header(self) -> None:
+        if self.page_no() == 1:
+            return
+        self.set_font(FONT_FAMILY, size=7.5)
+        self.set_text_color(*GREY)
+        self.cell(0, 4, self.running_title, new_x="LMARGIN", new_y="NEXT")
+        self.line(self.l_margin, self.y + 1, self.w - self.r_margin, self.y + 1)
+        self.set_text_color(0)
+        self.ln(5)
+
+    def footer(self) -> None:
+        self.set_y(-FOOTER_MM + 6)
+        self.set_font(FONT_FAMILY, "B", 7.5)
+        self.cell(0, 4, DISCLAIMER, align="C", new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FONT_FAMILY, size=7.5)
+        self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="C")
+
+
+def _heading(pdf: FPDF, text: str, size: float = 12) -> None:
+    pdf.set_font(FONT_FAMILY, "B", size)
+    pdf.multi_cell(0, size * 0.5, text, align="LEFT", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1.5)
+    pdf.set_font(FONT_FAMILY, size=9.5)
+
+
+def _paragraph(pdf: FPDF, text: str) -> None:
+    pdf.set_font(FONT_FAMILY, size=9.5)
+    pdf.multi_cell(0, 4.8, text, align="LEFT", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+
+def _write_title(pdf: FPDF, generated_at: datetime, app_version: str) -> None:
+    pdf.set_font(FONT_FAMILY, "B", 18)
+    pdf.cell(0, 10, TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT_FAMILY, size=9)
+    pdf.set_text_color(*GREY)
+    pdf.cell(0, 5, f"Generated {generated_at:%Y-%m-%d %H:%M} UTC · app version {app_version}",
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+    pdf.ln(4)
+    _paragraph(pdf, "Each following page shows one MRI slice: the image, the tumour region the segmentation model "
+                    "outlined, a heatmap of where the type model looked, the models' numbers and a plain-language "
+                    "summary. The models were trained on public research data sets and can be wrong.")
+
+
+def _write_patient(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
+    _heading(pdf, "Patient and study")
+    if not rows:
+        _paragraph(pdf, "De-identified: no patient or study details were entered.")
+        return
+    _key_value_table(pdf, rows, width=pdf.epw)
+
+
+def _write_models(pdf: FPDF, cards: Mapping[str, Mapping]) -> None:
+    _heading(pdf, "Models and how well they tested")
+    with pdf.table(col_widths=(0.9, 0.8, 3.3), text_align="LEFT", line_height=4.5, padding=1.2,
+                   headings_style=HEADINGS) as table:
+        table.row(["Model", "Trained", "Results on held-out data"])
+        for name, model in MODELS.items():
+            card = cards.get(name)
+            table.row([model["title"], format_date(card), _performance_text(name, card)])
+    pdf.ln(5)
+
+
+def _performance_text(name: str, card: Mapping | None) -> str:
+    """E.g. "official test accuracy 95.2%; macro-F1 0.941; ..."; "not available" for a model without a card."""
+    if card is None:
+        return f"{NOT_AVAILABLE} (model not installed)"
+    return "; ".join(f"{label} {format_value(dig(card, *path), kind)}" for label, path, kind in PERFORMANCE[name])
+
+
+def _write_overview(pdf: FPDF, slices: Sequence[ReportSlice]) -> None:
+    _heading(pdf, "Slices in this report")
+    pdf.set_font(FONT_FAMILY, size=8.5)
+    with pdf.table(col_widths=(0.3, 2.6, 1.5, 1.25, 1.05, 1.3), text_align="LEFT", line_height=4.2, padding=1,
+                   headings_style=HEADINGS) as table:
+        table.row(["#", "Slice", "Most likely type", "Tumour (presence)", "Area (% of image)", "Check"])
+        for number, report_slice in enumerate(slices, start=1):
+            analysis = report_slice.analysis
+            table.row([str(number), report_slice.name, _type_text(analysis), _presence_text(analysis),
+                       _optional_percent(analysis.mask_area_fraction), _checks_text(analysis)])
+
+
+def _type_text(analysis: Analysis) -> str:
+    if analysis.predicted_type is None or analysis.type_confidence is None:
+        return NOT_AVAILABLE
+    return f"{class_label(analysis.predicted_type)} ({format_percent(analysis.type_confidence)})"
+
+
+def _presence_text(analysis: Analysis) -> str:
+    if analysis.tumour_present is None or analysis.tumour_probability is None:
+        return NOT_AVAILABLE
+    verdict = "found" if analysis.tumour_present else "not found"
+    return f"{verdict} ({format_percent(analysis.tumour_probability)})"
+
+
+def _optional_percent(fraction: float | None) -> str:
+    return NOT_AVAILABLE if fraction is None else format_percent(fraction, 1)
+
+
+def _checks_text(analysis: Analysis) -> str:
+    """What needs a closer look on a slice, for the overview table."""
+    checks = []
+    if analysis.disagreements:
+        checks.append("models disagree")
+    if analysis.type_confidence is not None and analysis.type_confidence < LOW_CONFIDENCE:
+        checks.append("uncertain type")
+    return ", ".join(checks) or "—"
+
+
+def _write_slice(pdf: FPDF, report_slice: ReportSlice, title: str) -> None:
+    analysis = report_slice.analysis
+    _heading(pdf, title, size=13)
+    _write_images(pdf, report_slice)
+    _heading(pdf, "Summary")
+    _paragraph(pdf, describe_findings(analysis))
+    if analysis.type_probabilities:
+        _heading(pdf, "Tumour type probabilities")
+        _write_probabilities(pdf, analysis)
+    _heading(pdf, "Presence and size")
+    _write_measurements(pdf, analysis)
+    _heading(pdf, "Model disagreement")
+    _paragraph(pdf, _disagreement_text(analysis))
+
+
+def _disagreement_text(analysis: Analysis) -> str:
+    if analysis.disagreements:
+        return "\n".join(f"• {note}" for note in analysis.disagreements)
+    if len(MODELS) - len(analysis.missing_models) < 2:
+        return "Not checked: fewer than two models are installed."
+    return "None: the installed models give consistent answers for this slice."
+
+
+def _write_images(pdf: FPDF, report_slice: ReportSlice) -> None:
+    """Original, mask overlay and heatmap in three equal square slots; a missing picture gets a framed note."""
+    missing = report_slice.analysis.missing_models
+    panels = [
+        (report_slice.original, "Original", ""),
+        (report_slice.overlay, "Tumour region (red)",
+         "Segmentation model not installed" if "segmenter" in missing else "No segmentation"),
+        (report_slice.heatmap_overlay, f"Where the type model looked ({report_slice.heatmap_method})",
+         "Type model not installed" if "classifier" in missing else "No heatmap computed"),
+    ]
+    slot = (pdf.epw - 2 * IMAGE_GAP_MM) / len(panels)
+    top = pdf.y
+    for index, (image, caption, absent) in enumerate(panels):
+        x = pdf.l_margin + index * (slot + IMAGE_GAP_MM)
+        if image is None:
+            _absent_panel(pdf, x, top, slot, absent)
+        else:
+            pdf.image(_jpeg(image), x=x, y=top, w=slot, h=slot, keep_aspect_ratio=True)
+        pdf.set_xy(x, top + slot + 1)
+        pdf.set_font(FONT_FAMILY, size=8)
+        pdf.multi_cell(slot, 3.6, caption, align="C")
+    pdf.set_xy(pdf.l_margin, top + slot + 10)
+
+
+def _absent_panel(pdf: FPDF, x: float, y: float, size: float, text: str) -> None:
+    pdf.set_draw_color(180)
+    pdf.rect(x, y, size, size)
+    pdf.set_draw_color(0)
+    pdf.set_xy(x, y + size / 2 - 2)
+    pdf.set_font(FONT_FAMILY, size=8.5)
+    pdf.set_text_color(*GREY)
+    pdf.multi_cell(size, 4, text, align="C")
+    pdf.set_text_color(0)
+
+
+def _jpeg(image: np.ndarray) -> io.BytesIO:
+    """H x W x 3 uint8 -> JPEG of at most MAX_IMAGE_SIDE_PX per side; grey images are stored with one channel."""
+    picture = Image.fromarray(image)
+    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]):
+        picture = picture.convert("L")
+    picture.thumbnail((MAX_IMAGE_SIDE_PX, MAX_IMAGE_SIDE_PX), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    buffer.seek(0)
+    return buffer
+
+
+def _write_probabilities(pdf: FPDF, analysis: Analysis) -> None:
+    """One row per class in the model's own order; the most likely class is set in bold."""
+    with pdf.table(width=100, col_widths=(2, 1), align="LEFT", text_align=("LEFT", "RIGHT"), line_height=4.5,
+                   padding=1.2, headings_style=HEADINGS) as table:
+        table.row(["Class", "Probability"])
+        for name, probability in analysis.type_probabilities.items():
+            style = EMPHASIS if name == analysis.predicted_type else None
+            table.row([class_label(name), format_percent(probability, 1)], style=style)
+    pdf.ln(4)
+
+
+def _write_measurements(pdf: FPDF, analysis: Analysis) -> None:
+    no_mask = _absent_text(analysis, "segmenter")
+    has_mask = analysis.mask_area_px is not None
+    rows = [
+        ("Tumour presence",
+         _absent_text(analysis, "presence") if analysis.tumour_present is None else _presence_text(analysis)),
+        ("Tumour area", f"{analysis.mask_area_px:,} pixels" if has_mask else no_mask),
+        ("Share of the image", _optional_percent(analysis.mask_area_fraction) if has_mask else no_mask),
+        ("Share of the brain", _optional_percent(analysis.brain_area_fraction) if has_mask else no_mask),
+        ("Area in mm²", _area_mm2_text(analysis.mask_area_mm2) if has_mask else no_mask),
+    ]
+    _key_value_table(pdf, rows, width=150)
+
+
+def _absent_text(analysis: Analysis, model: str) -> str:
+    """"not available", saying why when the model that would give the value is not installed."""
+    if model not in analysis.missing_models:
+        return NOT_AVAILABLE
+    return f"{NOT_AVAILABLE} ({MODELS[model]['title'].lower()} model not installed)"
+
+
+def _area_mm2_text(area_mm2: float | None) -> str:
+    return "not known (the file states no pixel spacing)" if area_mm2 is None else f"{area_mm2:,.1f} mm²"
+
+
+def _key_value_table(pdf: FPDF, rows: list[tuple[str, str]], width: float) -> None:
+    """A two-column table without headings; labels in bold."""
+    with pdf.table(width=width, col_widths=(1, 2), align="LEFT", first_row_as_headings=False, text_align="LEFT",
+                   line_height=4.5, padding=1.2) as table:
+        for label, value in rows:
+            row = table.row()
+            row.cell(label, style=EMPHASIS)
+            row.cell(value)
+    pdf.ln(4)

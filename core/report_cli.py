@@ -1,0 +1,71 @@
+"""``python -m core report PATH [PATH ...] --out report.pdf``: analyse files with the shipped models into one PDF."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.batch import analyze_file, expand_paths
+from core.cards import read_cards, weights_dir
+from core.gradcam import gradcam_heatmap
+from core.registry import load_available_models
+from core.report import PatientFields, build_report, make_report_slice, read_app_version
+
+PATIENT_FLAGS = {
+    "name": ("--patient-name", "patient's name as it should print (any script, e.g. 'Zażółć Müller')"),
+    "patient_id": ("--patient-id", "hospital or study ID"),
+    "birth_date": ("--birth-date", "date of birth, as it should print"),
+    "study_date": ("--study-date", "date of the MRI study, as it should print"),
+    "referring_physician": ("--referring-physician", "who asked for the study"),
+    "notes": ("--notes", "free text printed with the patient details"),
+}
+""":class:`PatientFields` field -> (flag, help); all are optional and an empty report says "De-identified"."""
+
+
+def add_patient_arguments(parser: argparse.ArgumentParser) -> None:
+    """The optional patient and study flags of the ``report`` command."""
+    for field, (flag, help_text) in PATIENT_FLAGS.items():
+        parser.add_argument(flag, dest=field, default="", help=help_text)
+
+
+def patient_from_args(args: argparse.Namespace) -> PatientFields:
+    return PatientFields(**{field: getattr(args, field) for field in PATIENT_FLAGS})
+
+
+def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields | None,
+                           folder: Path | None = None) -> list[str]:
+    """Analyse every file under ``paths`` with the models in ``folder`` and write the PDF report to ``out``.
+
+    Files the app cannot read are left out of the report; their one-sentence errors are printed to standard error
+    and returned. The heatmap is the classifier's Grad-CAM++ map for its predicted type.
+
+    Args:
+        paths: files, and folders walked recursively (:func:`core.batch.expand_paths`).
+        out: where the PDF is written.
+        patient: details to print, or None for a de-identified report.
+        folder: weights folder; None means :func:`core.cards.weights_dir`.
+
+    Raises:
+        SystemExit: no model is installed, or no file could be analysed (nothing is written then).
+    """
+    folder = Path(folder or weights_dir())
+    models = load_available_models(folder)
+    if not models:
+        raise SystemExit(f"No models found in {folder}; train one with `python -m training.train_classifier`.")
+    slices, errors = [], []
+    for path, _ in tqdm(list(expand_paths(paths)), desc="Analysing", unit="slice", file=sys.stderr):
+        result = analyze_file(path, models)
+        if result.analysis is None:
+            errors.append(result.error)
+            print(f"Left out of the report: {result.error}", file=sys.stderr)
+            continue
+        pixels, analysis = result.scan.pixels, result.analysis
+        heatmap = gradcam_heatmap(models["classifier"], pixels) if "classifier" in models else None
+        slices.append(make_report_slice(path.name, pixels, analysis, heatmap))
+    if not slices:
+        raise SystemExit("None of the files could be analysed, so no report was written.")
+    out.write_bytes(build_report(slices, patient, read_cards(folder), read_app_version()))
+    return errors

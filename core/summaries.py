@@ -1,0 +1,261 @@
+"""Shape model cards into the labels, sentences and tables the app shows; a missing part reads "not available".
+
+Cards differ in age and completeness (a model still training, an older schema), so every accessor here walks the card
+with :func:`dig` and never raises on a missing key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+NOT_AVAILABLE = "not available"
+DISCLAIMER = ("Research use only — not a medical device. "
+              "Results must be confirmed by a qualified radiologist.")
+STUDY = {"card": "classifier_study", "train": "python -m training.tune_classifier"}
+"""The classifier's hyperparameter study: a card without weights, so it is not in ``core.registry.MODELS``."""
+
+METRIC_LABELS = {
+    "loss": "Loss", "accuracy": "Accuracy", "macro_f1": "Macro-F1", "val_macro_f1": "Validation macro-F1",
+    "auc": "AUC", "dice": "Dice", "iou": "IoU", "precision": "Precision", "recall": "Recall", "f1": "F1",
+}
+SPLIT_LABELS = {
+    "official": "Official test", "deduplicated": "Deduplicated test",
+    "kaggle_official": "Kaggle official test", "kaggle_deduplicated": "Kaggle deduplicated test",
+    "lgg_patients": "LGG patients", "brisc": "BRISC validation", "lgg": "LGG (FLAIR)",
+    "kaggle_notumor": "Kaggle no-tumour slices", "kaggle_notumor_test": "Kaggle no-tumour test slices",
+    "lgg_empty": "LGG slices without tumour", "validation": "Validation",
+}
+GROUP_LABELS = {"gl": "glioma", "me": "meningioma", "pi": "pituitary", "ax": "axial", "co": "coronal", "sa": "sagittal"}
+"""BRISC file-name codes for tumour class and imaging plane."""
+
+HEADLINES = {
+    "classifier": [("Test accuracy", ("test", "official", "accuracy"), "percent"),
+                   ("Test macro-F1", ("test", "official", "macro_f1"), "score")],
+    "presence": [("Test AUC", ("test", "kaggle_official", "auc"), "score"),
+                 ("Sensitivity", ("test", "kaggle_official", "sensitivity"), "percent"),
+                 ("Specificity", ("test", "kaggle_official", "specificity"), "percent")],
+    "segmenter": [("BRISC mean Dice", ("validation", "brisc", "dice", "mean"), "score")],
+}
+"""Per model: (label, path into the card, format) of the numbers the sidebar and the model card lead with."""
+
+
+def dig(card: Any, *keys: str | int) -> Any:
+    """``card[k1][k2]...`` or None as soon as a key or index is missing."""
+    for key in keys:
+        try:
+            card = card[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return card
+
+
+def metric_label(key: str) -> str:
+    return METRIC_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def split_label(key: str) -> str:
+    return SPLIT_LABELS.get(key, key.replace("_", " "))
+
+
+def format_value(value: Any, kind: str = "score") -> str:
+    """``percent`` (0.9512 -> "95.1 %"), ``score`` (3 decimals) or ``count``; None reads "not available"."""
+    if value is None:
+        return NOT_AVAILABLE
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if kind == "percent":
+        return f"{value:.1%}"
+    if kind == "count":
+        return f"{int(value):,}"
+    return f"{value:.3f}"
+
+
+def format_date(card: Mapping | None) -> str:
+    """The card's ``run.date`` (ISO 8601) as "YYYY-MM-DD HH:MM", or "not available"."""
+    date = dig(card, "run", "date")
+    return date[:16].replace("T", " ") if isinstance(date, str) else NOT_AVAILABLE
+
+
+def is_installed(name: str, weights_dir: Path) -> bool:
+    """True when both ``name.keras`` and its card ``name.json`` are in ``weights_dir`` (the registry needs both)."""
+    return all((Path(weights_dir) / f"{name}{suffix}").is_file() for suffix in (".keras", ".json"))
+
+
+def headline_metrics(name: str, card: Mapping | None) -> dict[str, str]:
+    """The formatted headline numbers of one model, by label (empty for a model without headlines)."""
+    return {label: format_value(dig(card, *path), kind) for label, path, kind in HEADLINES.get(name, [])}
+
+
+def metrics_summary_table(cards: Mapping[str, Mapping], titles: Mapping[str, str]) -> pd.DataFrame:
+    """One row per headline number of every model in ``titles`` (model name -> display title)."""
+    rows = [{"Model": title, "Trained": format_date(cards.get(name)), "Metric": label, "Value": value}
+            for name, title in titles.items() for label, value in headline_metrics(name, cards.get(name)).items()]
+    return pd.DataFrame(rows, columns=["Model", "Trained", "Metric", "Value"])
+
+
+def reproduce_commands(cards: Mapping[str, Mapping]) -> dict[str, str]:
+    """The command recorded in each card that has one, by card name."""
+    return {name: dig(card, "run", "command") for name, card in cards.items() if dig(card, "run", "command")}
+
+
+def duplicate_count(card: Mapping | None) -> int | None:
+    """How many official Testing files are byte-identical copies of Training files."""
+    duplicates = dig(card, "data", "test_duplicates_of_training")
+    return None if duplicates is None else len(duplicates)
+
+
+def duplicates_sentence(card: Mapping | None) -> str:
+    """Why the deduplicated test split exists, with the count from the card."""
+    count = duplicate_count(card)
+    if count is None:
+        return f"The number of Testing images copied from Training is {NOT_AVAILABLE} in the model card."
+    return (f"The official Kaggle Testing folder holds {count} byte-identical copies of Training images; "
+            "the deduplicated test split leaves them out.")
+
+
+def _table(rows: dict[str, dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows by label; missing cells become NaN so numeric columns stay numeric, and rows with nothing are dropped."""
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns).astype(float).dropna(how="all")
+
+
+def classifier_test_table(card: Mapping | None) -> pd.DataFrame:
+    """Official against deduplicated test split: size, accuracy, macro-F1, ECE and per-class F1 (columns = splits)."""
+    splits = dig(card, "test") or {}
+    rows: dict[str, dict[str, Any]] = {}
+    for key, split in splits.items():
+        values = {"Images": split.get("count"), "Accuracy": split.get("accuracy"), "Macro-F1": split.get("macro_f1"),
+                  "ECE (calibrated)": dig(split, "calibration", "ece"),
+                  "ECE (uncalibrated)": split.get("ece_uncalibrated")}
+        values |= {f"F1 {name}": scores.get("f1") for name, scores in (split.get("per_class") or {}).items()}
+        rows[split_label(key)] = values
+    columns = list(dict.fromkeys(column for values in rows.values() for column in values))
+    return _table(rows, columns).T
+
+
+def calibration_table(card: Mapping | None) -> pd.DataFrame:
+    """Expected calibration error before and after temperature scaling, on validation and each test split."""
+    rows = {"Validation": {"Before": dig(card, "calibration", "val_ece_before"),
+                           "After": dig(card, "calibration", "val_ece_after")}}
+    for key, split in (dig(card, "test") or {}).items():
+        rows[split_label(key)] = {"Before": split.get("ece_uncalibrated"), "After": dig(split, "calibration", "ece")}
+    return _table(rows, ["Before", "After"])
+
+
+def trials_table(study: Mapping | None) -> pd.DataFrame:
+    """One row per study trial, best first: its hyperparameters, score, size and time."""
+    rows = [{"trial": t.get("number"), **(t.get("params") or {}),
+             **{k: t.get(k) for k in ("val_macro_f1", "val_accuracy", "parameters", "seconds")}}
+            for t in dig(study, "trials") or []]
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).set_index("trial").sort_values("val_macro_f1", ascending=False)
+
+
+def crop_sentence(study: Mapping | None) -> str:
+    """The paired crop comparison in words, e.g. "With the brain crop: validation macro-F1 0.812 (without: 0.798)"."""
+    comparison = dig(study, "crop_comparison") or {}
+    with_crop, without_crop = comparison.get("with_crop"), comparison.get("without_crop")
+    if with_crop is None or without_crop is None:
+        return f"The crop comparison is {NOT_AVAILABLE} in the study card."
+    verdict = "helped" if with_crop > without_crop else "did not help"
+    note = f" ({comparison['note']})" if comparison.get("note") else ""
+    return (f"The brain crop {verdict}: validation macro-F1 {with_crop:.3f} with the crop against "
+            f"{without_crop:.3f} without it{note}.")
+
+
+def operating_point(split: Mapping | None) -> dict[str, float | None]:
+    """Threshold, sensitivity, specificity and precision of a binary split; precision comes from its
+    ``confusion_matrix`` ``[[tn, fp], [fn, tp]]`` (None when no slice was called positive)."""
+    fp, tp = dig(split, "confusion_matrix", 0, 1), dig(split, "confusion_matrix", 1, 1)
+    precision = tp / (tp + fp) if tp is not None and fp is not None and tp + fp > 0 else None
+    return {"threshold": dig(split, "threshold"), "sensitivity": dig(split, "sensitivity"),
+            "specificity": dig(split, "specificity"), "precision": precision}
+
+
+def presence_table(card: Mapping | None) -> pd.DataFrame:
+    """Validation (where the threshold was chosen) and each test split of the presence model: size, AUC, average
+    precision and the operating point."""
+    splits = {"validation": dig(card, "validation") or {}, **(dig(card, "test") or {})}
+    rows = {split_label(key): {"Images": split.get("count"), "AUC": split.get("auc"),
+                               "Average precision": dig(split, "pr", "average_precision"),
+                               **{k.capitalize(): v for k, v in operating_point(split).items()}}
+            for key, split in splits.items()}
+    return _table(rows, ["Images", "AUC", "Average precision", "Threshold", "Sensitivity", "Specificity",
+                         "Precision"])
+
+
+def segmentation_table(card: Mapping | None) -> pd.DataFrame:
+    """Dice and IoU (mean, median) of the segmenter on BRISC validation and on LGG."""
+    rows = {split_label(key): {"Slices": result.get("count"),
+                               "Mean Dice": dig(result, "dice", "mean"), "Median Dice": dig(result, "dice", "median"),
+                               "Mean IoU": dig(result, "iou", "mean"), "Median IoU": dig(result, "iou", "median")}
+            for key, result in (dig(card, "validation") or {}).items() if key in ("brisc", "lgg")}
+    return _table(rows, ["Slices", "Mean Dice", "Median Dice", "Mean IoU", "Median IoU"])
+
+
+def dice_groups_table(groups: Mapping[str, Mapping] | None) -> pd.DataFrame:
+    """Mean Dice per BRISC group (tumour class or plane), codes spelled out."""
+    rows = {GROUP_LABELS.get(code, code): {"Slices": group.get("count"), "Mean Dice": group.get("dice_mean")}
+            for code, group in (groups or {}).items()}
+    return _table(rows, ["Slices", "Mean Dice"])
+
+
+def per_patient_table(card: Mapping | None) -> pd.DataFrame:
+    """Dice per LGG patient (``dice``, the Dice of the stacked slices, or ``dice_mean``), worst first."""
+    rows = [{"Patient": row.get("patient"), "Dice": row.get("dice", row.get("dice_mean")), "Slices": row.get("slices")}
+            for row in dig(card, "validation", "lgg", "per_patient") or []]
+    return pd.DataFrame(rows, columns=["Patient", "Dice", "Slices"]).set_index("Patient").sort_values("Dice")
+
+
+def false_positive_table(card: Mapping | None) -> pd.DataFrame:
+    """How much tumour the segmenter draws on slices that have none."""
+    rows = {split_label(key): {"Slices": group.get("count"), "Mean area fraction": group.get("mean_fraction"),
+                               "Share with any pixel": group.get("share_with_any_pixels")}
+            for key, group in (dig(card, "validation", "false_positive_area") or {}).items()}
+    return _table(rows, ["Slices", "Mean area fraction", "Share with any pixel"])
+
+
+def variants_table(card: Mapping | None) -> pd.DataFrame:
+    """Segmenter variants compared during development; ``chosen`` marks the shipped one."""
+    chosen = dig(card, "chosen_variant")
+    rows = [{**variant, "chosen": variant.get("name") == chosen} for variant in dig(card, "variants") or []]
+    table = pd.DataFrame(rows, columns=["name", "parameters", "val_dice", "seconds", "epochs", "chosen"])
+    return table.set_index("name")
+
+
+def split_counts_sentence(card: Mapping | None) -> str:
+    """The classifier's image counts per split, from ``data.counts``."""
+    counts = dig(card, "data", "counts") or {}
+    if not counts:
+        return f"The split sizes are {NOT_AVAILABLE} in the model card."
+    parts = [f"{format_value(counts.get(key), 'count')} {label}" for key, label in
+             (("train", "training"), ("val", "validation"), ("test", "official test"),
+              ("test_deduplicated", "deduplicated test"))]
+    return f"Images per split: {', '.join(parts)}."
+
+
+def architecture_table(cards: Mapping[str, Mapping], titles: Mapping[str, str]) -> pd.DataFrame:
+    """What each installed model is: task, architecture, size and input, one row per card present."""
+    rows = [{"Model": title, "Task": dig(cards[name], "task"),
+             "Architecture": _architecture_text(dig(cards[name], "architecture")),
+             "Parameters": format_value(dig(cards[name], "architecture", "parameters"), "count"),
+             "Input": _input_text(dig(cards[name], "input"))}
+            for name, title in titles.items() if name in cards]
+    return pd.DataFrame(rows, columns=["Model", "Task", "Architecture", "Parameters", "Input"])
+
+
+def _input_text(spec: Mapping | None) -> str:
+    if not spec:
+        return NOT_AVAILABLE
+    crop = ", brain crop" if spec.get("crop") else ""
+    return f"{spec.get('size')} x {spec.get('size')} x {spec.get('channels', 1)}{crop}"
+
+
+def _architecture_text(architecture: Mapping | str | None) -> str:
+    if isinstance(architecture, str):
+        return architecture
+    return dig(architecture, "type") or dig(architecture, "name") or NOT_AVAILABLE

@@ -1,0 +1,152 @@
+"""Model performance: every number and curve comes from the model cards in the weights folder."""
+
+import streamlit as st
+
+from core import figures, summaries
+from core.cards import MODELS
+from core.gallery import dataset_present, load_thumbnail, misclassified_files
+from pages.common import load_cards, missing_model_info
+
+GALLERY_SIZE = 24
+thumbnail = st.cache_data(show_spinner=False)(load_thumbnail)
+
+
+def plot(figure, key: str) -> None:
+    """A figure in our own clinical style (``theme=None``); keys keep identical "not available" figures apart."""
+    st.plotly_chart(figure, theme=None, key=key)
+
+
+def history_ui(name: str, card: dict, metrics: list[str]) -> None:
+    """Training curves, one column per metric."""
+    st.subheader("Training curves")
+    for column, metric in zip(st.columns(len(metrics)), metrics, strict=True):
+        with column:
+            plot(figures.make_history_figure(card.get("history") or {}, metric, card.get("best_epoch")),
+                 f"{name}_history_{metric}")
+
+
+def table(frame, what: str) -> None:
+    """A table drawn from the card, or one line saying ``what`` the card lacks."""
+    if frame.empty:
+        st.caption(f"{what} is {summaries.NOT_AVAILABLE} in the model card.")
+    else:
+        st.dataframe(frame)
+
+
+def classifier_ui(card: dict, study: dict | None) -> None:
+    st.caption(f"Trained {summaries.format_date(card)}; best epoch {card.get('best_epoch', summaries.NOT_AVAILABLE)}.")
+    history_ui("classifier", card, ["loss", "accuracy", "macro_f1"])
+
+    st.subheader("Test results: official split and without duplicates of training images")
+    st.markdown(summaries.duplicates_sentence(card))
+    table(summaries.classifier_test_table(card), "The test summary")
+    normalise = st.toggle("Show confusion matrices as shares of each true class", key="confusion_normalise")
+    tests = card.get("test") or {}
+    for column, (key, split) in zip(st.columns(max(len(tests), 1)), tests.items(), strict=False):
+        with column:
+            plot(figures.make_confusion_figure(split.get("confusion_matrix"), card.get("class_names", []), normalise,
+                                               title=summaries.split_label(key)), f"confusion_{key}")
+
+    key = st.selectbox("Test split for the curves below", list(tests), format_func=summaries.split_label,
+                       key="classifier_split")
+    split = tests.get(key) or {}
+    left, right = st.columns(2)
+    with left:
+        plot(figures.make_roc_figure(split.get("roc")), "classifier_roc")
+    with right:
+        plot(figures.make_per_class_figure(split.get("per_class")), "classifier_per_class")
+
+    st.subheader("Calibration")
+    st.markdown(f"Temperature scaling, fitted on validation: T = "
+                f"{summaries.format_value(summaries.dig(card, 'calibration', 'temperature'))}. "
+                "Expected calibration error (ECE, lower is better):")
+    left, right = st.columns(2)
+    with left:
+        table(summaries.calibration_table(card), "The calibration summary")
+    with right:
+        plot(figures.make_reliability_figure(split.get("calibration"), title="Reliability after scaling"),
+             "classifier_reliability")
+
+    gallery_ui(card, split)
+    study_ui(study)
+
+
+def gallery_ui(card: dict, split: dict) -> None:
+    """The most confident mistakes of the chosen split, when the data set is on this machine."""
+    st.subheader("Misclassified test images")
+    if not dataset_present(card):
+        st.caption(f"The data set is not at {summaries.dig(card, 'data', 'root')}, so the images cannot be shown.")
+        return
+    entries = misclassified_files(split.get("misclassified"), card["data"]["root"], GALLERY_SIZE)
+    if not entries:
+        st.caption("No misclassified image of this split was found on disk.")
+    for start in range(0, len(entries), 6):
+        for column, entry in zip(st.columns(6), entries[start:start + 6], strict=False):
+            image = thumbnail(entry["path"])
+            if image is not None:
+                column.image(image, caption=f"true {entry['true']}, predicted {entry['predicted']} "
+                                            f"({summaries.format_value(entry.get('probability'), 'percent')})")
+
+
+def study_ui(study: dict | None) -> None:
+    st.subheader("Hyperparameter study")
+    if study is None:
+        st.info(f"No study card ({summaries.STUDY['card']}.json); run `{summaries.STUDY['train']}`.")
+        return
+    st.markdown(f"Objective: {study.get('objective', summaries.NOT_AVAILABLE)}. {summaries.crop_sentence(study)}")
+    plot(figures.make_study_figure(study.get("trials")), "classifier_study")
+    table(summaries.trials_table(study), "The trial list")
+
+
+def presence_ui(card: dict) -> None:
+    st.caption(f"Trained {summaries.format_date(card)}.")
+    history_ui("presence", card, ["loss", "auc"])
+    st.subheader("Operating point per split")
+    table(summaries.presence_table(card), "The test summary")
+    tests = card.get("test") or {}
+    key = st.selectbox("Test split", list(tests), format_func=summaries.split_label, key="presence_split")
+    split = tests.get(key) or {}
+    point = summaries.operating_point(split)
+    left, right = st.columns(2)
+    with left:
+        plot(figures.make_binary_roc_figure(split.get("roc"), point), "presence_roc")
+    with right:
+        plot(figures.make_pr_figure(split.get("pr"), point), "presence_pr")
+
+
+def segmenter_ui(card: dict) -> None:
+    st.caption(f"Trained {summaries.format_date(card)}; variant {card.get('chosen_variant', summaries.NOT_AVAILABLE)}.")
+    history_ui("segmenter", card, ["loss", "dice"])
+    st.subheader("Overlap with expert masks")
+    table(summaries.segmentation_table(card), "The overlap summary")
+    validation = card.get("validation") or {}
+    for column, key in zip(st.columns(2), ["brisc", "lgg"], strict=True):
+        with column:
+            plot(figures.make_histogram_figure(summaries.dig(validation, key, "dice", "histogram"),
+                                               f"Dice per slice: {summaries.split_label(key)}"), f"dice_{key}")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**BRISC by tumour class**")
+        table(summaries.dice_groups_table(summaries.dig(validation, "brisc", "by_class")), "By class")
+        st.markdown("**BRISC by imaging plane**")
+        table(summaries.dice_groups_table(summaries.dig(validation, "brisc", "by_plane")), "By plane")
+    with right:
+        patient_mean = summaries.dig(validation, "lgg", "per_patient_mean_dice")
+        st.markdown(f"**LGG Dice per patient** (mean over patients: {summaries.format_value(patient_mean)})")
+        table(summaries.per_patient_table(card), "The per-patient list")
+    st.subheader("Tumour drawn on slices without tumour")
+    table(summaries.false_positive_table(card), "The false-positive summary")
+    st.subheader("Variants compared")
+    table(summaries.variants_table(card), "The variant comparison")
+
+
+st.title("Model performance")
+cards = load_cards()
+sections = {"classifier": lambda card: classifier_ui(card, cards.get(summaries.STUDY["card"])),
+            "presence": presence_ui, "segmenter": segmenter_ui}
+for tab, name in zip(st.tabs([model["title"] for model in MODELS.values()]), MODELS, strict=True):
+    with tab:
+        if name not in cards:
+            missing_model_info(name)
+        else:
+            sections[name](cards[name])

@@ -1,0 +1,151 @@
+"""AppTest: every page renders from the cards in a weights folder, complete, incomplete or empty."""
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_cards import write_fake_cards
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest, app_test
+
+from core.cards import WEIGHTS_ENV
+from core.summaries import DISCLAIMER
+
+TIMEOUT = 90  # the first run imports TensorFlow through core.registry
+TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "code")
+PAGES = ["pages/analyse.py", "pages/performance.py", "pages/model_card.py"]
+
+
+class NavigationPagesManager(PagesManager):
+    """Run app.py through ``st.navigation`` on every AppTest run, as the server does once app.py has run.
+
+    Because a ``pages/`` folder sits next to app.py, AppTest (Streamlit 1.67) re-enables the legacy pages-folder
+    mode before each run, which runs a switched-to page without app.py (no sidebar, no page config).
+    ``st.navigation`` switches that mode off for the server process, which this reproduces.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+
+@pytest.fixture(autouse=True)
+def navigation_only(monkeypatch):
+    monkeypatch.setattr(app_test, "PagesManager", NavigationPagesManager)
+
+
+@pytest.fixture
+def empty_weights(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def open_page(monkeypatch):
+    """Run app.py on ``page`` with the cards in ``folder``."""
+    def run(page: str, folder: Path) -> AppTest:
+        monkeypatch.setenv(WEIGHTS_ENV, str(folder))
+        return AppTest.from_file("../app.py", default_timeout=TIMEOUT).switch_page(page).run()
+    return run
+
+
+@pytest.fixture
+def full_weights(tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    write_fake_cards(folder, tmp_path / "data")
+    return folder
+
+
+def visible_text(at: AppTest) -> str:
+    return "\n".join(str(element.value) for kind in TEXT_ELEMENTS for element in at.get(kind))
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_any_card_and_names_the_training_commands(open_page, empty_weights, page):
+    at = open_page(page, empty_weights)
+    assert_no_exception(at)
+    text = visible_text(at)
+    assert DISCLAIMER in [w.value for w in at.sidebar.warning]
+    assert "not installed" in text
+    for command in ("python -m training.train_classifier", "python -m training.train_presence",
+                    "python -m training.train_segmenter"):
+        assert command in text
+
+
+def test_analyse_is_the_default_page(empty_weights, monkeypatch):
+    monkeypatch.setenv(WEIGHTS_ENV, str(empty_weights))
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    assert_no_exception(at)
+    assert at.title[0].value == "Analyse"
+    assert DISCLAIMER in [w.value for w in at.sidebar.warning]
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+def test_pages_render_complete_cards(open_page, full_weights, page):
+    at = open_page(page, full_weights)
+    assert_no_exception(at)
+    text = visible_text(at)
+    assert DISCLAIMER in text
+    assert "installed, trained 2026-11-22 06:29" in text
+    assert "Test accuracy 95.2% · Test macro-F1 0.942" in text
+    assert "not installed" not in text
+    assert "215 byte-identical copies" in text
+
+
+def test_performance_page_shows_every_model_section(open_page, full_weights):
+    at = open_page("pages/performance.py", full_weights)
+    text = visible_text(at)
+    for heading in ("Training curves", "Calibration", "Hyperparameter study", "Operating point per split",
+                    "Overlap with expert masks", "Variants compared"):
+        assert heading in text
+    assert "The brain crop helped" in text
+    assert {chart.key for chart in at.get("plotly_chart")} == {
+        "classifier_history_loss", "classifier_history_accuracy", "classifier_history_macro_f1", "confusion_official",
+        "confusion_deduplicated", "classifier_roc", "classifier_per_class", "classifier_reliability",
+        "classifier_study", "presence_history_loss", "presence_history_auc", "presence_roc", "presence_pr",
+        "segmenter_history_loss", "segmenter_history_dice", "dice_brisc", "dice_lgg"}
+    assert len(at.get("image")) == 2  # the third official mistake is not on disk
+
+
+def test_performance_widgets_switch_normalisation_and_split(open_page, full_weights):
+    at = open_page("pages/performance.py", full_weights)
+    at.toggle(key="confusion_normalise").set_value(True)
+    at.selectbox(key="classifier_split").set_value("deduplicated")
+    at.selectbox(key="presence_split").set_value("lgg_patients")
+    at.run()
+    assert_no_exception(at)
+    assert at.selectbox(key="classifier_split").value == "deduplicated"
+
+
+def test_model_card_page_lists_recorded_commands(open_page, full_weights):
+    at = open_page("pages/model_card.py", full_weights)
+    codes = [c.value for c in at.code]
+    assert "python -m training.tune_classifier --trials=4" in codes
+    assert "python -m training.train_classifier --epochs=3" in codes
+
+
+def test_gallery_says_why_when_the_data_set_is_elsewhere(open_page, full_weights, tmp_path):
+    card = json.loads((full_weights / "classifier.json").read_text())
+    card["data"]["root"] = str(tmp_path / "moved")
+    (full_weights / "classifier.json").write_text(json.dumps(card))
+    at = open_page("pages/performance.py", full_weights)
+    assert_no_exception(at)
+    assert f"The data set is not at {tmp_path / 'moved'}" in visible_text(at)
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+def test_pages_survive_cards_with_missing_parts(open_page, tmp_path, page):
+    weights = tmp_path / "partial"
+    weights.mkdir()
+    for name in ("classifier", "presence", "segmenter", "classifier_study"):
+        (weights / f"{name}.json").write_text(json.dumps({"task": name}))
+        (weights / f"{name}.keras").write_bytes(b"")
+    at = open_page(page, weights)
+    assert_no_exception(at)
+    assert "not available" in visible_text(at)

@@ -1,0 +1,164 @@
+"""A clinician's journey in a real browser: open the app, upload two slices, read and adjust the results, download
+the table and a report, and visit every page, with no exception anywhere.
+
+Runs the real ``streamlit run app.py`` server on the tiny test models and drives Debian's ``/usr/bin/chromium``
+through Playwright (no ``playwright install``). Screenshots are kept in the test's tmp folder and copied to
+:data:`SCREENS_COPY` for a human look.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import brain_slice, encode
+
+from core.cards import WEIGHTS_ENV
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+SCREENS_COPY = Path("/tmp/screens")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+STARTUP_S = 60
+RESULT_MS = 60_000
+"""Longest wait for a rerun that loads TensorFlow and the models (the first upload)."""
+UPLOADS = {"first.png": brain_slice(256, 256, seed=1), "second.png": brain_slice(200, 240, seed=2)}
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")]
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    """Poll Streamlit's health endpoint until it answers "ok"; fail with the server log if it never does."""
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer within {STARTUP_S} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def app_url(tiny_weights, tmp_path) -> Iterator[str]:
+    """The URL of ``streamlit run app.py`` serving the tiny models; the server is stopped afterwards."""
+    port, log = free_port(), tmp_path / "server.log"
+    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with open(log, "wb") as output:
+        server = subprocess.Popen(command, cwd=REPO, env={**os.environ, WEIGHTS_ENV: str(tiny_weights)},
+                                  stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@pytest.fixture
+def page(tmp_path):
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 900}, accept_downloads=True)
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def screens(tmp_path) -> Iterator[Path]:
+    """Folder for screenshots; copied to :data:`SCREENS_COPY` at the end, even when the test fails."""
+    folder = tmp_path / "screens"
+    folder.mkdir()
+    yield folder
+    SCREENS_COPY.mkdir(parents=True, exist_ok=True)
+    for shot in folder.glob("*.png"):
+        shutil.copy(shot, SCREENS_COPY / shot.name)
+
+
+def assert_no_exception(page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert "Traceback" not in page.locator("body").inner_text()
+
+
+def caption(page, text: str):
+    return page.get_by_test_id("stImageCaption").filter(has_text=text)
+
+
+def download(page, label: str) -> bytes:
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text=label).get_by_role("button").click()
+    return Path(info.value.path()).read_bytes()
+
+
+def test_upload_two_slices_adjust_download_and_visit_every_page(app_url, page, screens, tmp_path):
+    files = []
+    for name, pixels in UPLOADS.items():
+        files.append(tmp_path / name)
+        files[-1].write_bytes(encode(pixels))
+
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Analyse")).to_be_visible(timeout=RESULT_MS)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
+    expect(caption(page, "Tumour region (red)")).to_be_visible(timeout=RESULT_MS)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("no tumour (99%)")
+    expect(page.get_by_text("Results for 2 files")).to_be_visible()
+    expect(page.get_by_text("The type model says no tumour, but the presence model finds a tumour")).to_be_visible()
+    expect(caption(page, "Where the type model looked (Grad-CAM++)")).to_be_visible()
+    assert_no_exception(page)
+    page.screenshot(path=screens / "1_analyse_results.png", full_page=True)
+
+    page.get_by_test_id("stCheckbox").filter(has_text="Tumour overlay").locator("label").click()
+    expect(caption(page, "Tumour region (overlay off)")).to_be_visible(timeout=RESULT_MS)
+    assert_no_exception(page)
+    page.screenshot(path=screens / "2_overlay_off.png", full_page=True)
+
+    rows = list(csv.DictReader(io.StringIO(download(page, "Download table (CSV)").decode("utf-8-sig"))))
+    assert [row["File"] for row in rows] == list(UPLOADS)
+    assert {row["Tumour type"] for row in rows} == {"no tumour"} and {row["Problem"] for row in rows} == {""}
+    assert download(page, "Download PDF report (this slice)").startswith(b"%PDF")
+
+    page.get_by_test_id("stSelectbox").filter(has_text="Slice to view").click()
+    page.get_by_role("option", name="second.png").click()
+    expect(page.get_by_test_id("stImage").first).to_be_visible(timeout=RESULT_MS)
+    expect(page.get_by_test_id("stSelectbox").filter(has_text="Slice to view")).to_contain_text("second.png")
+    assert_no_exception(page)
+    page.screenshot(path=screens / "3_second_slice.png", full_page=True)
+
+    for number, title in enumerate(["Model performance", "Model card", "Analyse"], start=4):
+        page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=RESULT_MS)
+        assert_no_exception(page)
+        page.screenshot(path=screens / f"{number}_{title.lower().replace(' ', '_')}.png", full_page=True)

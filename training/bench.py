@@ -1,0 +1,105 @@
+"""Measure model load time, warm per-slice latency, batch throughput, full-analysis latency and peak memory.
+
+    python -m training.bench [--repeats 30] [--out weights/benchmarks.json]
+
+Uses a generated 512 x 512 slice (no data needed) and the shipped weights; absent models are reported as absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core.analysis import analyze
+from core.cards import WEIGHTS_DIR, write_evaluation
+from core.io import ScanSlice
+from core.preprocess import preprocess_slice
+from core.registry import MODELS, ModelMissingError, load_model
+from training.common import run_metadata
+
+
+def synthetic_slice(size: int = 512, seed: int = 0) -> ScanSlice:
+    """A head-like bright ellipse with a brighter blob and noise, standing in for an upload."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size] / size - 0.5
+    head = ((rows / 0.42) ** 2 + (cols / 0.36) ** 2 < 1).astype(np.float32) * 0.5
+    blob = (((rows - 0.1) / 0.08) ** 2 + ((cols + 0.1) / 0.08) ** 2 < 1) * 0.4
+    return ScanSlice(pixels=np.clip(head + blob + rng.normal(0, 0.03, head.shape), 0, 1).astype(np.float32))
+
+
+def time_ms(function: Callable[[], object], repeats: int) -> dict:
+    """Median and 95th percentile wall time of ``function`` after two warm-up calls."""
+    for _ in range(2):
+        function()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(float(np.median(samples)), 2), "p95_ms": round(float(np.percentile(samples, 95)), 2)}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_benchmark(weights_dir: Path, repeats: int) -> dict:
+    scan = synthetic_slice()
+    models, results = {}, {}
+    for name in MODELS:
+        started = time.perf_counter()
+        try:
+            models[name] = load_model(name, weights_dir)
+        except ModelMissingError as err:
+            results[name] = {"available": False, "reason": str(err)}
+            continue
+        loaded = models[name]
+        load_s = time.perf_counter() - started
+        x = preprocess_slice(scan.pixels, loaded.spec)
+        batch = np.repeat(x[None], 32, axis=0)
+        single = time_ms(lambda m=loaded, x=x: m.predict_raw(x[None]), repeats)
+        batch_time = time_ms(lambda m=loaded, b=batch: m.predict_raw(b), max(repeats // 5, 3))
+        results[name] = {
+            "available": True,
+            "load_s": round(load_s, 2),
+            "batch1_latency": single,
+            "preprocess_and_predict_latency": time_ms(
+                lambda m=loaded: m.predict_raw(preprocess_slice(scan.pixels, m.spec)[None]), repeats),
+            "batch32_throughput_per_s": round(32_000 / batch_time["median_ms"], 1),
+        }
+    full = time_ms(lambda: analyze(scan, models), repeats) if models else None
+    return {
+        "task": "inference benchmark",
+        "input": "generated 512 x 512 slice",
+        "models": results,
+        "analyze_latency": full,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "run": run_metadata(["training.bench", f"--repeats={repeats}"], 0.0),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "benchmarks.json")
+    args = parser.parse_args(argv)
+    result = run_benchmark(args.weights, args.repeats)
+    write_evaluation(result, args.out)
+    for name, entry in result["models"].items():
+        if entry["available"]:
+            print(f"{name}: load {entry['load_s']} s, batch-1 {entry['batch1_latency']['median_ms']} ms, "
+                  f"batch-32 {entry['batch32_throughput_per_s']} slices/s")
+        else:
+            print(f"{name}: not installed")
+    if result["analyze_latency"]:
+        print(f"analyze(): {result['analyze_latency']['median_ms']} ms per slice; peak RSS {result['peak_rss_mb']} MB")
+
+
+if __name__ == "__main__":
+    main()
