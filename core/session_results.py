@@ -33,9 +33,15 @@ TRUTH_COLOR = (40, 200, 90)
 """Ground-truth masks are drawn in green, so they never look like the red prediction."""
 WINDOWED_FORMATS = ("DICOM", "NIfTI", "BraTS HDF5", "figshare MAT")
 """Formats whose stored values are not display values, so a display window means something."""
-TABLE_COLUMNS = ["File", "Tumour type", "Type confidence (%)", "Tumour present", "Tumour probability (%)",
-                 "Tumour area (px)", "Tumour area (% of brain)", "Models disagree", "Problem"]
-PERCENT_COLUMNS = ["Type confidence (%)", "Tumour probability (%)", "Tumour area (% of brain)"]
+TABLE_COLUMNS = ["File", "Tumour type", "Confidence (%)", "Tumour present", "Probability (%)", "Area (px)",
+                 "Area (% of brain)", "Models disagree", "Problem"]
+"""Short headers, so the whole table fits a laptop screen; each percent sits right of the answer it qualifies."""
+PERCENT_COLUMNS = {
+    "Confidence (%)": "Probability of the most likely tumour type (type model).",
+    "Probability (%)": "Probability that the slice shows a tumour (presence model).",
+    "Area (% of brain)": "Outlined tumour area as a share of the head region (segmentation model).",
+}
+"""Percent columns (0-100) and what each measures, for the table's column tooltips."""
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,11 @@ def _table_row(result: FileResult) -> dict:
     return {
         "File": result.name,
         "Tumour type": NOT_INSTALLED if type_missing else class_label(analysis.predicted_type),
-        "Type confidence (%)": _percent(analysis.type_confidence),
+        "Confidence (%)": _percent(analysis.type_confidence),
         "Tumour present": NOT_INSTALLED if presence_missing else ("yes" if analysis.tumour_present else "no"),
-        "Tumour probability (%)": _percent(analysis.tumour_probability),
-        "Tumour area (px)": analysis.mask_area_px,
-        "Tumour area (% of brain)": _percent(analysis.brain_area_fraction),
+        "Probability (%)": _percent(analysis.tumour_probability),
+        "Area (px)": analysis.mask_area_px,
+        "Area (% of brain)": _percent(analysis.brain_area_fraction),
         "Models disagree": "yes" if analysis.disagreements else "no",
         "Problem": "",
     }
@@ -145,7 +151,7 @@ def _table_row(result: FileResult) -> dict:
 def results_table(results: Sequence[FileResult]) -> pd.DataFrame:
     """One row per file in upload order; numbers stay numeric (percent as 0-100) so the table sorts by value."""
     frame = pd.DataFrame([_table_row(result) for result in results], columns=TABLE_COLUMNS)
-    frame["Tumour area (px)"] = frame["Tumour area (px)"].astype("Int64")
+    frame["Area (px)"] = frame["Area (px)"].astype("Int64")
     return frame
 
 
@@ -154,20 +160,26 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8-sig")
 
 
-def headline(analysis: Analysis) -> list[tuple[str, str]]:
-    """(label, value) of the three answers a clinician reads first: type, presence and outlined area."""
-    area = NOT_INSTALLED
-    if analysis.mask_area_px is not None:
-        area = f"{analysis.mask_area_px:,} px"
+def headline(analysis: Analysis) -> list[tuple[str, str, str | None]]:
+    """(label, answer, detail) of what a clinician reads first: type, presence and outlined area."""
+    if analysis.predicted_type is None:
+        tumour_type = ("Tumour type", NOT_INSTALLED, None)
+    else:
+        tumour_type = ("Tumour type", class_label(analysis.predicted_type),
+                       f"{format_percent(analysis.type_confidence)} probability")
+    if analysis.tumour_present is None:
+        presence = ("Tumour present", NOT_INSTALLED, None)
+    else:
+        presence = ("Tumour present", "yes" if analysis.tumour_present else "no",
+                    f"tumour probability {format_percent(analysis.tumour_probability)}")
+    if analysis.mask_area_px is None:
+        area = ("Tumour area", NOT_INSTALLED, None)
+    else:
+        shares = [f"{format_percent(analysis.mask_area_fraction, 1)} of image"]
         if analysis.brain_area_fraction is not None:
-            area += f" ({format_percent(analysis.brain_area_fraction, 1)} of brain)"
-    tumour_type = NOT_INSTALLED
-    if analysis.predicted_type is not None:
-        tumour_type = f"{class_label(analysis.predicted_type)} ({format_percent(analysis.type_confidence)})"
-    presence = NOT_INSTALLED
-    if analysis.tumour_present is not None:
-        presence = f"{'yes' if analysis.tumour_present else 'no'} ({format_percent(analysis.tumour_probability)})"
-    return [("Tumour type", tumour_type), ("Tumour present", presence), ("Tumour area", area)]
+            shares.insert(0, f"{format_percent(analysis.brain_area_fraction, 1)} of brain")
+        area = ("Tumour area", f"{analysis.mask_area_px:,} px", " · ".join(shares))
+    return [tumour_type, presence, area]
 
 
 def area_details(analysis: Analysis) -> list[tuple[str, str]]:

@@ -39,8 +39,8 @@ def heatmap(digest: str, choice: SliceChoice | None, method: str, target: str, s
     return sr.explain(_result, _models, method, target)
 
 
-def analyse_safely(name: str, data: bytes, choice: SliceChoice | None, stamp: tuple, models: dict) -> sr.FileResult:
-    digest = sr.content_digest(data)
+def analyse_safely(name: str, data: bytes, digest: str, choice: SliceChoice | None, stamp: tuple,
+                   models: dict) -> sr.FileResult:
     try:
         return analyse(digest, name, choice, stamp, data, models)
     except Exception as err:  # a bug, not a bad file: one sentence for the user, only the type in the log
@@ -109,20 +109,22 @@ def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> Patient
     """The batch table with its downloads; files that failed also get their sentence as an error."""
     st.subheader(f"Results for {len(results)} file{'s' if len(results) > 1 else ''}")
     frame = sr.results_table(results)
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
-        name: st.column_config.NumberColumn(format="%.1f") for name in sr.PERCENT_COLUMNS})
+    columns = {name: st.column_config.NumberColumn(format="%.1f", help=text)
+               for name, text in sr.PERCENT_COLUMNS.items()}
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={**columns, "Problem": st.column_config.TextColumn(width="large")})
     for result in results:
         if not result.ok:
             st.error(result.error)
     patient = patient_ui()
-    csv_column, pdf_column, _ = st.columns([1, 1, 3])
-    csv_column.download_button("Download table (CSV)", sr.csv_bytes(frame), "brain_mri_results.csv", "text/csv",
-                               key="download_csv", icon=":material/download:", width="stretch")
-    pdf_column.download_button("Download PDF report (all slices)", mime="application/pdf",
-                               data=lambda: sr.batch_report_pdf(results, models, METHODS[0], patient, cards),
-                               file_name="brain_mri_report.pdf", key="download_pdf_batch",
-                               icon=":material/picture_as_pdf:", disabled=not any(r.ok for r in results),
-                               width="stretch")
+    with st.container(horizontal=True):
+        st.download_button("Download table (CSV)", sr.csv_bytes(frame), "brain_mri_results.csv", "text/csv",
+                           key="download_csv", icon=":material/download:", on_click="ignore")
+        st.download_button("Download PDF report (all slices)", mime="application/pdf",
+                           data=lambda: sr.batch_report_pdf(results, models, METHODS[0], patient, cards),
+                           file_name="brain_mri_report.pdf", key="download_pdf_batch",
+                           icon=":material/picture_as_pdf:", disabled=not any(r.ok for r in results),
+                           on_click="ignore")
     return patient
 
 
@@ -133,8 +135,8 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
         st.error(result.error)
         return
     analysis = result.analysis
-    for column, (label, value) in zip(st.columns(3), sr.headline(analysis), strict=True):
-        column.metric(label, value)
+    for column, (label, value, detail) in zip(st.columns(3), sr.headline(analysis), strict=True):
+        column.metric(label, value, detail, delta_color="off", delta_arrow="off", border=True)
     st.markdown(describe_findings(analysis))
     for note in analysis.disagreements:
         st.warning(note, icon=":material/compare_arrows:")
@@ -154,7 +156,7 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
     details.download_button("Download PDF report (this slice)", mime="application/pdf",
                             data=lambda: sr.report_pdf([result], [cam], view.cam_method, patient, cards),
                             file_name=f"brain_mri_report_{Path(result.name).stem}.pdf", key="download_pdf_slice",
-                            icon=":material/picture_as_pdf:")
+                            icon=":material/picture_as_pdf:", on_click="ignore")
 
     truth = sr.ground_truth_panels(result, view)
     if truth is not None:
@@ -182,16 +184,17 @@ if not uploads:
 files = [(upload.name, upload.getvalue()) for upload in uploads]
 digests = [sr.content_digest(data) for _, data in files]
 table_area = st.container()
+st.divider()
+st.subheader("One slice in detail")
 selected = st.selectbox("Slice to view", range(len(files)), format_func=lambda i: files[i][0], key="selected_slice")
 choices = st.session_state.setdefault("slice_choices", {})
 info = describe(digests[selected], files[selected][1], files[selected][0])
 if info is not None:
     key = digests[selected]
     choices[key] = slice_picker_ui(info, f"volume_{key[:16]}", choices.get(key, info.default))
-results = [analyse_safely(name, data, choices.get(digest), stamp, models)
+results = [analyse_safely(name, data, digest, choices.get(digest), stamp, models)
            for (name, data), digest in zip(files, digests, strict=True)]
 cards = load_cards()
 with table_area:
     patient = table_ui(results, models, cards)
-st.divider()
 slice_view_ui(results[selected], models, choices.get(digests[selected]), stamp, patient, cards)

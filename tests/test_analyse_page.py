@@ -146,3 +146,7 @@ def test_nifti_volume_offers_plane_and_slice(open_app, tiny_weights):
     assert_no_exception(at)
     assert at.slider(key=f"{key}_index_0").value == 40
     assert any("mm²" in text.value for text in at.markdown)
+    at.number_input(key=f"{key}_centre").set_value(500.0)
+    at.number_input(key=f"{key}_width").set_value(0.0).run()
+    assert_no_exception(at)
+    assert at.error[0].value == "head.nii cannot be shown with window width 0.0; please choose a positive window width."

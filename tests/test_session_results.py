@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CLASS_NAMES
 from fixtures_images import brats_bytes, nifti_bytes
 from helpers import brain_slice, encode
 from PIL import Image
@@ -68,10 +67,10 @@ def test_table_has_one_row_per_file_in_upload_order_with_numbers_to_sort_by(mode
     assert list(frame["File"]) == ["first.png", "empty.png", "second.png"]
     assert frame.loc[0, "Tumour type"] == "no tumour" and frame.loc[0, "Tumour present"] == "yes"
     assert frame.loc[0, "Models disagree"] == "yes"
-    assert frame.loc[0, "Type confidence (%)"] == pytest.approx(100 * result.analysis.type_confidence, abs=0.05)
-    assert frame.loc[0, "Tumour area (px)"] == result.analysis.mask_area_px
-    assert frame.loc[1, "Problem"] == failed.error and pd.isna(frame.loc[1, "Tumour area (px)"])
-    for column in [*sr.PERCENT_COLUMNS, "Tumour area (px)"]:
+    assert frame.loc[0, "Confidence (%)"] == pytest.approx(100 * result.analysis.type_confidence, abs=0.05)
+    assert frame.loc[0, "Area (px)"] == result.analysis.mask_area_px
+    assert frame.loc[1, "Problem"] == failed.error and pd.isna(frame.loc[1, "Area (px)"])
+    for column in [*sr.PERCENT_COLUMNS, "Area (px)"]:
         assert pd.api.types.is_numeric_dtype(frame[column])
 
 
@@ -87,8 +86,8 @@ def test_missing_models_read_not_installed_everywhere(tiny_weights):
     only_classifier = {"classifier": load_available_models(tiny_weights)["classifier"]}
     partial = sr.analyse_upload(encode(brain_slice(seed=4)), "slice.png", only_classifier)
     row = sr.results_table([partial]).iloc[0]
-    assert row["Tumour present"] == sr.NOT_INSTALLED and pd.isna(row["Tumour area (px)"])
-    assert dict(sr.headline(partial.analysis))["Tumour area"] == sr.NOT_INSTALLED
+    assert row["Tumour present"] == sr.NOT_INSTALLED and pd.isna(row["Area (px)"])
+    assert sr.headline(partial.analysis)[2] == ("Tumour area", sr.NOT_INSTALLED, None)
     assert MODELS["segmenter"]["train"] in sr.area_details(partial.analysis)[0][1]
     panels = sr.slice_panels(partial, None, sr.ViewSettings())
     assert panels[1].image is None and sr.NOT_INSTALLED in panels[1].note
@@ -96,10 +95,10 @@ def test_missing_models_read_not_installed_everywhere(tiny_weights):
 
 
 def test_headline_and_areas_name_the_units(result):
-    headline = dict(sr.headline(result.analysis))
-    assert headline["Tumour type"].startswith("no tumour (")
-    assert headline["Tumour present"].startswith("yes (")
-    assert headline["Tumour area"].endswith("of brain)")
+    (_, kind, kind_detail), (_, present, present_detail), (_, area, area_detail) = sr.headline(result.analysis)
+    assert (kind, present) == ("no tumour", "yes")
+    assert kind_detail.endswith("% probability") and present_detail.startswith("tumour probability ")
+    assert area == f"{result.analysis.mask_area_px:,} px" and "of brain · " in area_detail
     details = dict(sr.area_details(result.analysis))
     assert details["Area in mm²"] == "not known (the file states no pixel spacing)"
 
@@ -126,7 +125,8 @@ def test_heatmap_has_slice_shape_for_predicted_and_chosen_class(models, result):
     chosen = sr.explain(result, models, "Grad-CAM", target="glioma")
     for heatmap in (predicted, chosen):
         assert heatmap.shape == result.scan.pixels.shape and 0.0 <= heatmap.min() <= heatmap.max() <= 1.0
-    assert sr.target_options(CLASS_NAMES) == [sr.PREDICTED_CLASS, *CLASS_NAMES]
+    class_names = models["classifier"].class_names
+    assert sr.target_options(class_names) == [sr.PREDICTED_CLASS, *class_names]
     panels = sr.slice_panels(result, predicted, sr.ViewSettings(cam_method="Grad-CAM++"))
     assert panels[2].image.shape == (128, 160, 3) and "Grad-CAM++" in panels[2].caption
 
