@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.summaries import metric_label
+from core.summaries import class_label, metric_label
 
 PALETTE = {
     "glioma": "#d55e00",
@@ -79,7 +79,8 @@ def make_probability_figure(probabilities: Mapping[str, float], title: str = "Tu
     if not probabilities:
         return _unavailable(title)
     names, values = list(probabilities), [float(v) for v in probabilities.values()]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=[colour(n) for n in names],
+    fig = go.Figure(go.Bar(x=values, y=[class_label(n) for n in names], orientation="h",
+                           marker_color=[colour(n) for n in names],
                            text=[f"{v:.1%}" for v in values], textposition="auto",
                            hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig = _style(fig, title, "Probability")

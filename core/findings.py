@@ -7,11 +7,10 @@ out here for review. Each summary hedges, says how sure the models are, and ends
 from __future__ import annotations
 
 from core.analysis import NO_TUMOUR_CLASS, Analysis
+from core.summaries import class_label
 
 LOW_CONFIDENCE = 0.60
 """Below this top-class probability the type is called uncertain rather than stated."""
-CLASS_LABELS = {NO_TUMOUR_CLASS: "no tumour"}
-"""Display names for class names that are not plain words; other class names are shown as the card spells them."""
 CONFIRM = "This is not a diagnosis; a radiologist must confirm."
 DISAGREEMENT_LEAD = "The models do not agree on this slice, so read this result with extra caution."
 MISSING_MODEL_SENTENCES = {
@@ -19,11 +18,6 @@ MISSING_MODEL_SENTENCES = {
     "presence": "There is no separate tumour-presence check, as the presence model is not installed.",
     "segmenter": "No tumour outline or area is given, as the segmentation model is not installed.",
 }
-
-
-def class_label(name: str) -> str:
-    """How a class is named in text: "notumor" reads "no tumour"."""
-    return CLASS_LABELS.get(name, name)
 
 
 def format_percent(probability: float, digits: int = 0) -> str:

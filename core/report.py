@@ -22,9 +22,9 @@ from PIL import Image
 
 from core.analysis import Analysis
 from core.cards import MODELS
-from core.findings import LOW_CONFIDENCE, class_label, describe_findings, format_percent
+from core.findings import LOW_CONFIDENCE, describe_findings, format_percent
 from core.overlay import overlay_heatmap, overlay_mask, to_rgb
-from core.summaries import DISCLAIMER, NOT_AVAILABLE, dig, format_date, format_value
+from core.summaries import DISCLAIMER, NOT_AVAILABLE, class_label, dig, format_date, format_value
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "DejaVuSans"

@@ -18,13 +18,14 @@ import pandas as pd
 from core.analysis import Analysis, analyze
 from core.cards import MODELS
 from core.errors import InputError
-from core.findings import class_label, format_percent
+from core.findings import format_percent
 from core.gradcam import gradcam_heatmap
 from core.io import ScanSlice, SliceChoice, VolumeInfo, describe_volume, read_scan
 from core.metrics import dice_score
 from core.overlay import overlay_heatmap, overlay_mask, to_rgb
 from core.registry import LoadedModel
 from core.report import PatientFields, build_report, make_report_slice, read_app_version
+from core.summaries import class_label
 
 PREDICTED_CLASS = "predicted class"
 """The Grad-CAM target meaning "explain whatever the classifier predicted"."""

@@ -43,6 +43,15 @@ HEADLINES = {
 """Per model: (label, path into the card, format) of the numbers the sidebar and the model card lead with."""
 
 
+CLASS_LABELS = {"notumor": "no tumour"}
+"""Display names for class names that are not plain words; other class names are shown as the card spells them."""
+
+
+def class_label(name: str) -> str:
+    """How a class is named in text: "notumor" reads "no tumour"."""
+    return CLASS_LABELS.get(name, name)
+
+
 def dig(card: Any, *keys: str | int) -> Any:
     """``card[k1][k2]...`` or None as soon as a key or index is missing."""
     for key in keys:
@@ -240,7 +249,7 @@ def split_counts_sentence(card: Mapping | None) -> str:
 
 def architecture_table(cards: Mapping[str, Mapping], titles: Mapping[str, str]) -> pd.DataFrame:
     """What each installed model is: task, architecture, size and input, one row per card present."""
-    rows = [{"Model": title, "Task": dig(cards[name], "task"),
+    rows = [{"Model": title, "Task": dig(cards[name], "task") or NOT_AVAILABLE,
              "Architecture": _architecture_text(dig(cards[name], "architecture")),
              "Parameters": format_value(dig(cards[name], "architecture", "parameters"), "count"),
              "Input": _input_text(dig(cards[name], "input"))}

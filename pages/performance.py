@@ -75,7 +75,9 @@ def gallery_ui(card: dict, split: dict) -> None:
     """The most confident mistakes of the chosen split, when the data set is on this machine."""
     st.subheader("Misclassified test images")
     if not dataset_present(card):
-        st.caption(f"The data set is not at {summaries.dig(card, 'data', 'root')}, so the images cannot be shown.")
+        root = summaries.dig(card, "data", "root")
+        st.caption(f"The data set is not at {root}, so the images cannot be shown." if root else
+                   "The model card does not say where its data set is, so the images cannot be shown.")
         return
     entries = misclassified_files(split.get("misclassified"), card["data"]["root"], GALLERY_SIZE)
     if not entries:

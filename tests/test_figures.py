@@ -24,7 +24,7 @@ def is_unavailable(fig: go.Figure) -> bool:
 def test_probability_bars_keep_class_order_colours_and_percent_axis():
     fig = figures.make_probability_figure({"glioma": 0.7, "meningioma": 0.2, "notumor": 0.05, "pituitary": 0.05})
     bar = fig.data[0]
-    assert list(bar.y) == CLASS_NAMES
+    assert list(bar.y) == ["glioma", "meningioma", "no tumour", "pituitary"]
     assert list(bar.marker.color) == [figures.PALETTE[name] for name in CLASS_NAMES]
     assert tuple(fig.layout.xaxis.range) == (0, 1) and fig.layout.xaxis.tickformat == ".0%"
     assert bar.text[0] == "70.0%"

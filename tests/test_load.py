@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from training.load_test import LoadConfig, run_load_test
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # a crashed script thread fails
 def test_four_concurrent_sessions_all_analyse_their_uploads(tiny_weights: Path) -> None:
     summary = run_load_test(tiny_weights, LoadConfig(sessions=4, rounds=2, image_size=160))
     assert summary["problems"] == []

@@ -24,6 +24,7 @@ from unittest import mock
 
 import numpy as np
 from PIL import Image
+from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
@@ -104,9 +105,28 @@ def analyse_rounds(at: AppTest, session: int, config: LoadConfig, result: Sessio
 
 @contextmanager
 def _app_environment(weights: Path):
-    """Point the app at ``weights`` and run it through st.navigation, restoring both afterwards."""
+    """Point the app at ``weights``, run it through st.navigation and share one runtime between sessions.
+
+    AppTest installs a mock ``Runtime`` for each run and clears that process-wide slot when the run ends, which
+    would pull the runtime from under the scripts of the other sessions still running; here the last runtime
+    installed keeps answering, as the one runtime of a real server does.
+    """
+    last: list[Runtime] = []
+
+    def instance(cls) -> Runtime:
+        if cls._instance is not None:
+            last[:] = [cls._instance]
+        if not last:
+            raise RuntimeError("Runtime hasn't been created!")
+        return last[-1]
+
+    def exists(cls) -> bool:
+        return cls._instance is not None or bool(last)
+
     with mock.patch.dict(os.environ, {WEIGHTS_ENV: str(weights)}), \
-            mock.patch.object(app_test, "PagesManager", _NavigationPagesManager):
+            mock.patch.object(app_test, "PagesManager", _NavigationPagesManager), \
+            mock.patch.object(Runtime, "instance", classmethod(instance)), \
+            mock.patch.object(Runtime, "exists", classmethod(exists)):
         yield
 
 
