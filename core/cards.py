@@ -48,6 +48,7 @@ def write_evaluation(card: dict, path: Path) -> Path:
     # Write beside the target and rename, so a reader (the running app) never sees a half-written card.
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as handle:
         handle.write(json.dumps(_clean(card), indent=1) + "\n")
+    os.chmod(handle.name, 0o644)
     os.replace(handle.name, path)
     return path
 

@@ -52,6 +52,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 42
     mixed_precision: bool = True
+    initial_weights: str = ""
+    """A .keras file with the same architecture to continue training from ("" = random initialisation)."""
 
     @property
     def spec(self) -> InputSpec:
@@ -69,6 +71,8 @@ def fit_classifier(config: TrainConfig, x_train: np.ndarray, y_train: np.ndarray
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.mixed_precision else "float32")
     n_classes = len(CLASS_NAMES)
     model = build_classifier(config.image_size, 1, n_classes, config.width, config.depth, config.dropout)
+    if config.initial_weights:
+        model.set_weights(keras.saving.load_model(config.initial_weights, compile=False).get_weights())
     steps = int(np.ceil(len(x_train) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate / 10,
@@ -110,6 +114,7 @@ def train_classifier(config: TrainConfig, data_root: Path = DEFAULT_ROOT, out_di
     x_train, y_train = load_arrays(splits.train, config.spec)
     x_val, y_val = load_arrays(splits.val, config.spec)
     run_dir = RUNS_DIR / f"classifier-{time.strftime('%Y%m%d-%H%M%S')}"
+    earlier = _earlier_run(config.initial_weights)
     model, history = fit_classifier(config, x_train, y_train, x_val, y_val, run_dir)
 
     val_logits = predict_logits(model, x_val)
@@ -145,12 +150,24 @@ def train_classifier(config: TrainConfig, data_root: Path = DEFAULT_ROOT, out_di
             "test_duplicates_of_training": splits.test_duplicates,
         },
         "history": history,
+        "continued_from": earlier,
         "best_epoch": int(np.argmax(history["val_macro_f1"])) + 1,
         "test": test,
         "run": run_metadata(["training.train_classifier", *cli_overrides(config)], wall),
     }
     write_evaluation(card, out_dir / "classifier.json")
     return card
+
+
+def _earlier_run(initial_weights: str) -> dict | None:
+    """The command and history of the run whose weights this one continues, read from that model's card."""
+    if not initial_weights:
+        return None
+    card = Path(initial_weights).with_suffix(".json")
+    earlier = json.loads(card.read_text()) if card.exists() else {}
+    return {"weights": initial_weights, "command": earlier.get("run", {}).get("command"),
+            "history": earlier.get("history"),
+            "test_accuracy": {split: result.get("accuracy") for split, result in earlier.get("test", {}).items()}}
 
 
 def parse_config(argv: list[str] | None = None) -> tuple[TrainConfig, Path, Path]:
