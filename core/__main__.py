@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from core.batch import analyze_file, expand_paths, result_record, write_mask
 from core.cards import weights_dir
+from core.ood import load_available_detector
 from core.registry import load_available_models
 from core.report_cli import add_patient_arguments, build_report_for_files, patient_from_args
 
@@ -22,13 +23,13 @@ from core.report_cli import add_patient_arguments, build_report_for_files, patie
 def predict(paths: list[Path], out: Path | None, masks_dir: Path | None, folder: Path | None) -> list[dict]:
     """Analyse every file under ``paths``; unreadable files get an ``error`` and the run goes on."""
     folder = Path(folder or weights_dir())
-    models = load_available_models(folder)
+    models, detector = load_available_models(folder), load_available_detector(folder)
     if not models:
         raise SystemExit(f"No models found in {folder}; train one with `python -m training.train_classifier`.")
     files = list(expand_paths(paths))
     records = []
     for path, relative in tqdm(files, desc="Analysing", unit="slice", file=sys.stderr):
-        result = analyze_file(path, models)
+        result = analyze_file(path, models, detector)
         record = result_record(result)
         if masks_dir is not None:
             has_mask = result.analysis is not None and result.analysis.mask is not None

@@ -8,8 +8,10 @@ import numpy as np
 
 from core.io import ScanSlice
 from core.metrics import softmax
+from core.ood import OodDetector, is_out_of_distribution, ood_score
 from core.preprocess import find_head_mask, preprocess_slice, resize
 from core.registry import LoadedModel
+from core.uncertainty import TypeSpread, predict_type_tta
 
 NO_TUMOUR_CLASS = "notumor"
 MASK_THRESHOLD = 0.5
@@ -21,6 +23,8 @@ class Analysis:
 
     Areas: ``mask_area_px`` counts mask pixels at the input's own size; ``mask_area_fraction`` is of the whole
     image and ``brain_area_fraction`` of the head region; ``mask_area_mm2`` needs the file's pixel spacing.
+    ``ood`` is True when the slice does not look like a brain MRI (None without the check, see :mod:`core.ood`);
+    ``type_spread`` holds the test-time-augmentation mean and spread when asked for.
     """
 
     class_names: list[str] = field(default_factory=list)
@@ -35,6 +39,9 @@ class Analysis:
     mask_area_mm2: float | None = None
     disagreements: list[str] = field(default_factory=list)
     missing_models: list[str] = field(default_factory=list)
+    ood: bool | None = None
+    ood_score: float | None = None
+    type_spread: TypeSpread | None = None
 
     @property
     def type_confidence(self) -> float | None:
@@ -88,13 +95,20 @@ def describe_disagreements(analysis: Analysis) -> list[str]:
     return notes
 
 
-def analyze(scan: ScanSlice, models: dict[str, LoadedModel]) -> Analysis:
-    """Run type, presence and segmentation (whichever are loaded) on one decoded slice."""
+def analyze(scan: ScanSlice, models: dict[str, LoadedModel], detector: OodDetector | None = None,
+            tta: bool = False) -> Analysis:
+    """Run type, presence and segmentation (whichever are loaded) on one decoded slice; with a classifier, also the
+    out-of-distribution check when ``detector`` is given and test-time augmentation when ``tta`` is True."""
     result = Analysis(missing_models=[name for name in ("classifier", "presence", "segmenter") if name not in models])
     if "classifier" in models:
         result.class_names = models["classifier"].class_names
         result.type_probabilities = predict_type(scan, models["classifier"])
         result.predicted_type = max(result.type_probabilities, key=result.type_probabilities.get)
+        if detector is not None:
+            result.ood_score = ood_score(scan.pixels, models["classifier"], detector)
+            result.ood = is_out_of_distribution(result.ood_score, detector)
+        if tta:
+            result.type_spread = predict_type_tta(scan, models["classifier"])
     if "presence" in models:
         result.tumour_probability = predict_presence(scan, models["presence"])
         result.tumour_present = result.tumour_probability >= float(models["presence"].card["threshold"])

@@ -12,6 +12,7 @@ from PIL import Image
 from core.analysis import Analysis, analyze
 from core.errors import InputError
 from core.io import ScanSlice, read_scan
+from core.ood import OodDetector
 from core.registry import LoadedModel
 
 
@@ -33,7 +34,7 @@ def result_record(result: FileResult) -> dict:
     if analysis is None:
         return {"file": str(path), "error": result.error, "type": None, "probabilities": None,
                 "tumour_probability": None, "tumour_present": None, "mask_area_px": None,
-                "mask_area_fraction": None, "disagreements": None}
+                "mask_area_fraction": None, "disagreements": None, "ood": None, "ood_score": None}
     return {
         "file": str(path),
         "error": None,
@@ -44,6 +45,8 @@ def result_record(result: FileResult) -> dict:
         "mask_area_px": analysis.mask_area_px,
         "mask_area_fraction": analysis.mask_area_fraction,
         "disagreements": analysis.disagreements,
+        "ood": analysis.ood,
+        "ood_score": analysis.ood_score,
     }
 
 
@@ -57,7 +60,7 @@ class FileResult:
     error: str | None = None
 
 
-def analyze_file(path: Path, models: dict[str, LoadedModel]) -> FileResult:
+def analyze_file(path: Path, models: dict[str, LoadedModel], detector: OodDetector | None = None) -> FileResult:
     """Read and analyse one file; a file the app cannot read gives its one-sentence error instead."""
     try:
         data = path.read_bytes()
@@ -67,7 +70,7 @@ def analyze_file(path: Path, models: dict[str, LoadedModel]) -> FileResult:
         scan = read_scan(data, path.name)
     except InputError as err:
         return FileResult(path, error=str(err))
-    return FileResult(path, scan, analyze(scan, models))
+    return FileResult(path, scan, analyze(scan, models, detector))
 
 
 def write_mask(mask: np.ndarray, relative: Path, masks_dir: Path) -> Path:

@@ -179,8 +179,9 @@ def fit_detector(train_batch: np.ndarray, clusters: Sequence[int], val_batch: np
     pca = PCA(n_components=min(PCA_COMPONENTS, len(train_batch) - 1), random_state=0).fit(make_thumbnails(train_batch))
     partial = OodDetector(means, precision, pca.mean_, pca.components_, np.ones(len(TERMS)), np.inf, {})
     val_terms = score_terms(val_batch, classifier, partial)
-    scales = np.percentile(val_terms, percentile, axis=0)
-    threshold = float(np.percentile(combine_terms(val_terms, scales), percentile))
+    # "higher" picks an observed value, so at most (100 - percentile) % of validation slices lie above it.
+    scales = np.percentile(val_terms, percentile, axis=0, method="higher")
+    threshold = float(np.percentile(combine_terms(val_terms, scales), percentile, method="higher"))
     fitted = {"threshold": threshold, "term_scales": dict(zip(TERMS, scales.tolist(), strict=True)),
               "counts": {"fit": len(train_batch), "threshold": len(val_batch)}, "clusters": len(labels),
               "embedding_dim": int(features.shape[1]), "pca_components": int(pca.n_components_),

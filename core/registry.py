@@ -33,7 +33,7 @@ class LoadedModel:
         output_layer = self.card.get("architecture", {}).get("logits_layer")
         head = self.model if output_layer is None else keras.Model(
             self.model.inputs, self.model.get_layer(output_layer).output)
-        self._predict = tf.function(lambda x: head(x, training=False), reduce_retracing=True)
+        self._predict = tf.function(lambda x: head(x, training=False), reduce_retracing=True, autograph=False)
 
     @property
     def spec(self) -> InputSpec:

@@ -22,6 +22,7 @@ from core.findings import format_percent
 from core.gradcam import gradcam_heatmap
 from core.io import ScanSlice, SliceChoice, VolumeInfo, describe_volume, read_scan
 from core.metrics import dice_score
+from core.ood import OodDetector
 from core.overlay import overlay_heatmap, overlay_mask, to_rgb
 from core.registry import LoadedModel
 from core.report import PatientFields, build_report, make_report_slice, read_app_version
@@ -30,12 +31,14 @@ from core.summaries import class_label
 PREDICTED_CLASS = "predicted class"
 """The Grad-CAM target meaning "explain whatever the classifier predicted"."""
 NOT_INSTALLED = "not installed"
+NOT_BRAIN = "not a brain MRI?"
+HIDDEN = "hidden (see the input check)"
 TRUTH_COLOR = (40, 200, 90)
 """Ground-truth masks are drawn in green, so they never look like the red prediction."""
 WINDOWED_FORMATS = ("DICOM", "NIfTI", "BraTS HDF5", "figshare MAT")
 """Formats whose stored values are not display values, so a display window means something."""
 TABLE_COLUMNS = ["File", "Tumour type", "Confidence (%)", "Tumour present", "Probability (%)", "Area (px)",
-                 "Area (% of brain)", "Models disagree", "Problem"]
+                 "Area (% of brain)", "Models disagree", "Input check", "Problem"]
 """Short headers, so the whole table fits a laptop screen; each percent sits right of the answer it qualifies."""
 PERCENT_COLUMNS = {
     "Confidence (%)": "Probability of the most likely tumour type (type model).",
@@ -101,14 +104,15 @@ def describe_upload(data: bytes, filename: str) -> VolumeInfo | None:
 
 
 def analyse_upload(data: bytes, filename: str, models: Mapping[str, LoadedModel],
-                   choice: SliceChoice | None = None) -> FileResult:
+                   choice: SliceChoice | None = None, detector: OodDetector | None = None,
+                   tta: bool = False) -> FileResult:
     """Decode one upload and run every installed model on it; an unreadable file gives its error sentence instead."""
     digest = content_digest(data)
     try:
         scan = read_scan(data, filename, choice)
     except InputError as err:
         return FileResult(filename, digest, error=str(err))
-    return FileResult(filename, digest, scan, analyze(scan, dict(models)))
+    return FileResult(filename, digest, scan, analyze(scan, dict(models), detector, tta))
 
 
 def target_options(class_names: Sequence[str]) -> list[str]:
@@ -135,6 +139,9 @@ def _table_row(result: FileResult) -> dict:
     analysis = result.analysis
     if analysis is None:
         return {"File": result.name, "Problem": result.error}
+    if analysis.ood:
+        return {"File": result.name, "Tumour type": HIDDEN, "Tumour present": HIDDEN, "Input check": NOT_BRAIN,
+                "Problem": ""}
     type_missing, presence_missing = "classifier" in analysis.missing_models, "presence" in analysis.missing_models
     return {
         "File": result.name,
@@ -145,6 +152,7 @@ def _table_row(result: FileResult) -> dict:
         "Area (px)": analysis.mask_area_px,
         "Area (% of brain)": _percent(analysis.brain_area_fraction),
         "Models disagree": "yes" if analysis.disagreements else "no",
+        "Input check": "not checked" if analysis.ood is None else "brain MRI",
         "Problem": "",
     }
 

@@ -8,11 +8,15 @@ import streamlit as st
 from core import session_results as sr
 from core.cards import MODELS, weights_dir
 from core.figures import make_probability_figure
-from core.findings import class_label, describe_findings
+from core.findings import describe_findings
 from core.gradcam import METHODS
 from core.io import ACCEPTED_EXTENSIONS, SliceChoice, VolumeInfo
-from core.registry import load_available_models
+from core.ood import describe_flag, load_detector
+from core.overlay import to_rgb
+from core.registry import ModelMissingError, load_available_models
 from core.report import PATIENT_LABELS, PatientFields
+from core.summaries import class_label
+from core.uncertainty import describe_spread
 from pages.common import load_cards, missing_model_info
 
 LOG = logging.getLogger(__name__)
@@ -24,14 +28,24 @@ def load_models(folder: str, stamp: tuple) -> dict:
     return load_available_models(Path(folder))
 
 
+@st.cache_resource(show_spinner=False)
+def load_ood_check(folder: str, stamp: tuple):
+    """The out-of-distribution detector, or None and the sentence saying why it cannot be used."""
+    try:
+        return load_detector(Path(folder)), None
+    except ModelMissingError as err:
+        return None, str(err)
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def describe(digest: str, _data: bytes, _name: str) -> VolumeInfo | None:
     return sr.describe_upload(_data, _name)
 
 
 @st.cache_data(show_spinner="Analysing…", max_entries=256)
-def analyse(digest: str, name: str, choice: SliceChoice | None, stamp: tuple, _data: bytes, _models: dict):
-    return sr.analyse_upload(_data, name, _models, choice)
+def analyse(digest: str, name: str, choice: SliceChoice | None, stamp: tuple, tta: bool, _data: bytes,
+            _models: dict, _detector):
+    return sr.analyse_upload(_data, name, _models, choice, _detector, tta)
 
 
 @st.cache_data(show_spinner="Computing the heatmap…", max_entries=256)
@@ -40,9 +54,9 @@ def heatmap(digest: str, choice: SliceChoice | None, method: str, target: str, s
 
 
 def analyse_safely(name: str, data: bytes, digest: str, choice: SliceChoice | None, stamp: tuple,
-                   models: dict) -> sr.FileResult:
+                   models: dict, detector, tta: bool) -> sr.FileResult:
     try:
-        return analyse(digest, name, choice, stamp, data, models)
+        return analyse(digest, name, choice, stamp, tta, data, models, detector)
     except Exception as err:  # a bug, not a bad file: one sentence for the user, only the type in the log
         LOG.error("Analysing an upload failed with %s", type(err).__name__)
         return sr.FileResult(name, digest, error=INTERNAL_ERROR.format(name=name))
@@ -129,12 +143,17 @@ def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> Patient
 
 
 def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | None, stamp: tuple,
-                  patient: PatientFields, cards: dict) -> None:
+                  patient: PatientFields, cards: dict, detector, ood_note: str | None) -> None:
     """Everything about one slice: answers, pictures, probabilities, areas and the comparison with its own mask."""
     if not result.ok:
         st.error(result.error)
         return
     analysis = result.analysis
+    if analysis.ood:
+        st.warning(describe_flag(analysis.ood_score, detector.threshold_), icon=":material/help:")
+        if not st.toggle("Show predictions anyway", key=f"show_ood_{result.digest[:16]}"):
+            st.image(to_rgb(result.scan.pixels), caption=f"Original ({result.scan.source_format})")
+            return
     for column, (label, value, detail) in zip(st.columns(3), sr.headline(analysis), strict=True):
         column.metric(label, value, detail, delta_color="off", delta_arrow="off", border=True)
     st.markdown(describe_findings(analysis))
@@ -142,6 +161,8 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
         st.warning(note, icon=":material/compare_arrows:")
     for name in analysis.missing_models:
         missing_model_info(name)
+    if ood_note:
+        st.info(ood_note)
 
     view = view_controls_ui(analysis.class_names)
     cam = heatmap(result.digest, choice, view.cam_method, view.cam_target, stamp, result, models)
@@ -151,6 +172,9 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
     if analysis.type_probabilities:
         chart.plotly_chart(make_probability_figure(analysis.type_probabilities), theme=None,
                            key="type_probabilities")
+    if analysis.type_spread is not None:
+        chart.markdown("**Stability over mirrored and shifted copies** (mean ± spread)\n\n"
+                       + "\n".join(f"- {line}" for line in describe_spread(analysis.type_spread, class_label)))
     details.markdown("**Tumour area**\n\n| Measure | Value |\n|---|---|\n"
                      + "\n".join(f"| {label} | {value} |" for label, value in sr.area_details(analysis)))
     details.download_button("Download PDF report (this slice)", mime="application/pdf",
@@ -170,12 +194,15 @@ st.title("Analyse")
 folder = weights_dir()
 stamp = sr.weights_stamp(folder)
 models = load_models(str(folder), stamp)
+detector, ood_note = load_ood_check(str(folder), stamp)
 if not models:
     st.info("No model is installed yet; train the tumour-type model with "
             f"`{MODELS['classifier']['train']}` (the sidebar lists the others).")
     st.stop()
 uploads = st.file_uploader("Brain MRI slices", key="upload_slices", accept_multiple_files=True,
                            type=ACCEPTED_EXTENSIONS, help="Files stay in this session's memory and are never saved.")
+tta = st.toggle("Stability check: also analyse mirrored and shifted copies of each slice", key="use_tta",
+                help="Shows how much the tumour-type probabilities move between the copies (mean ± spread).")
 if not uploads:
     st.info("Upload one or more brain MRI slices (JPG, PNG, TIFF, DICOM, NIfTI, BraTS .h5 or figshare .mat) "
             "to see the tumour type, presence and outline for each.")
@@ -192,9 +219,10 @@ info = describe(digests[selected], files[selected][1], files[selected][0])
 if info is not None:
     key = digests[selected]
     choices[key] = slice_picker_ui(info, f"volume_{key[:16]}", choices.get(key, info.default))
-results = [analyse_safely(name, data, digest, choices.get(digest), stamp, models)
+results = [analyse_safely(name, data, digest, choices.get(digest), stamp, models, detector, tta)
            for (name, data), digest in zip(files, digests, strict=True)]
 cards = load_cards()
 with table_area:
     patient = table_ui(results, models, cards)
-slice_view_ui(results[selected], models, choices.get(digests[selected]), stamp, patient, cards)
+slice_view_ui(results[selected], models, choices.get(digests[selected]), stamp, patient, cards, detector,
+              ood_note)

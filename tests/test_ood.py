@@ -140,6 +140,9 @@ def test_fit_and_evaluate_reports_false_flags_per_brain_set_and_flags_per_catego
     assert results["non_brain"]["flag_rate"] == 1.0
     assert results["roc_auc_against_non_brain"]["held_out"]["combined"] == pytest.approx(1.0)
     assert "No real chest X-ray" in card["data"]["non_brain"]
+    points = {point["percentile"]: point for point in results["operating_points"]}
+    assert points[98.0]["threshold"] == pytest.approx(card["threshold"])
+    assert points[99.5]["held_out"] <= points[95.0]["held_out"]
 
 
 def test_non_brain_set_has_200_readable_images_in_many_categories_and_is_reproducible() -> None:

@@ -6,7 +6,8 @@ Statistics: the classifier's embedding of Kaggle training slices (one cluster pe
 ``--include-lgg``, LGG FLAIR slices of the segmenter's training patients (a fifth cluster), so FLAIR uploads are not
 flagged for being FLAIR. Threshold: the ``percentile``-th percentile of Kaggle validation scores (98 allows 2 % false
 flags). Measured on the official Kaggle test split (and without its copies of training images), LGG validation
-patients, and the non-brain images of :mod:`training.ood_images`. No model is trained; this takes a few minutes.
+patients, and the non-brain images of :mod:`training.ood_images`. No network is trained (only means, a covariance
+and principal components are fitted); this takes a few minutes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from training.ood_images import OodImage, make_ood_images
 from training.segmentation_data import LGG_ROOT, list_lgg, load_pairs, split_by_patient
 
 NON_BRAIN = "non_brain"
+OPERATING_PERCENTILES = (95.0, 97.0, 98.0, 99.0, 99.5)
 
 
 @dataclass(frozen=True)
@@ -93,29 +95,42 @@ def flag_summary(scores: np.ndarray, detector: ood.OodDetector) -> dict:
             "score_percentiles": {str(p): float(np.percentile(scores, p)) for p in (5, 50, 95, 99)}}
 
 
+def operating_points(reference: np.ndarray, scores: Mapping[str, np.ndarray],
+                     percentiles: Sequence[float] = OPERATING_PERCENTILES) -> list[dict]:
+    """Flag rate of every set had the threshold been another percentile of the ``reference`` (validation) scores,
+    so the threshold rule can be changed knowingly without refitting."""
+    points = []
+    for percentile in percentiles:
+        threshold = float(np.percentile(reference, percentile, method="higher"))
+        points.append({"percentile": percentile, "threshold": threshold,
+                       **{name: float((values > threshold).mean()) for name, values in scores.items()}})
+    return points
+
+
 def evaluate_detector(detector: ood.OodDetector, classifier: LoadedModel, brain: Mapping[str, np.ndarray],
-                      non_brain: np.ndarray, categories: Sequence[str]) -> dict:
-    """False-flag rates on brain sets, flag rates on the non-brain set overall and per category, and the ROC AUC of
-    each brain set against the non-brain set, for the combined score and for each term alone."""
-    non_brain_terms = ood.score_terms(non_brain, classifier, detector)
-    non_brain_scores = ood.combine_terms(non_brain_terms, detector.scales_)
+                      non_brain: np.ndarray, categories: Sequence[str], reference: np.ndarray) -> dict:
+    """False-flag rates on brain sets, flag rates on the non-brain set overall and per category, the ROC AUC of each
+    brain set against the non-brain set (for the combined score and each term alone), and the flag rates at other
+    percentiles of the ``reference`` (validation) scores."""
+    batches = {**brain, NON_BRAIN: non_brain}
+    terms = {name: ood.score_terms(batch, classifier, detector) for name, batch in batches.items()}
+    scores = {name: ood.combine_terms(values, detector.scales_) for name, values in terms.items()}
     categories = np.asarray(categories)
     results = {"brain_false_flags": {}, "roc_auc_against_non_brain": {}}
-    for name, batch in brain.items():
-        terms = ood.score_terms(batch, classifier, detector)
-        scores = ood.combine_terms(terms, detector.scales_)
-        results["brain_false_flags"][name] = flag_summary(scores, detector)
-        positives = np.r_[np.zeros(len(scores)), np.ones(len(non_brain_scores))]
+    for name in brain:
+        results["brain_false_flags"][name] = flag_summary(scores[name], detector)
+        positives = np.r_[np.zeros(len(scores[name])), np.ones(len(non_brain))]
         results["roc_auc_against_non_brain"][name] = {
-            "combined": roc_points(np.r_[scores, non_brain_scores], positives)["auc"],
-            **{term: roc_points(np.r_[terms[:, i], non_brain_terms[:, i]], positives)["auc"]
+            "combined": roc_points(np.r_[scores[name], scores[NON_BRAIN]], positives)["auc"],
+            **{term: roc_points(np.r_[terms[name][:, i], terms[NON_BRAIN][:, i]], positives)["auc"]
                for i, term in enumerate(ood.TERMS)}}
-    results[NON_BRAIN] = flag_summary(non_brain_scores, detector)
+    results[NON_BRAIN] = flag_summary(scores[NON_BRAIN], detector)
     results[NON_BRAIN]["by_category"] = {
-        category: flag_summary(non_brain_scores[categories == category], detector)
+        category: flag_summary(scores[NON_BRAIN][categories == category], detector)
         for category in sorted(set(categories))}
-    flagged_by = non_brain_terms / detector.scales_ > detector.threshold_
+    flagged_by = terms[NON_BRAIN] / detector.scales_ > detector.threshold_
     results[NON_BRAIN]["flagged_by_term"] = {term: int(flagged_by[:, i].sum()) for i, term in enumerate(ood.TERMS)}
+    results["operating_points"] = operating_points(reference, scores)
     return results
 
 
@@ -150,6 +165,8 @@ def fit_and_evaluate(classifier: LoadedModel, brain: BrainSlices, images: Sequen
                               f"(at most {100 - config.percentile:g} % of validation slices flagged)",
             "colour": "not used: uploads are converted to grayscale on reading, and grayscale photos must be caught "
                       "anyway",
+            "development": "terms, combination and threshold rule were chosen on an intermediate checkpoint of the "
+                           "classifier's training run, before the shipped classifier existed",
         },
         "classifier": {"input": classifier.card["input"], "class_names": classifier.class_names},
         "clusters": brain.cluster_names,
@@ -168,8 +185,9 @@ def fit_and_evaluate(classifier: LoadedModel, brain: BrainSlices, images: Sequen
     }
     detector = ood.fit_detector(brain.fit, brain.clusters, brain.threshold, classifier, config.percentile, card)
     non_brain = preprocess_uploads(images, classifier)
+    reference = ood.ood_scores(brain.threshold, classifier, detector)
     detector.card["results"] = evaluate_detector(detector, classifier, brain.evaluate, non_brain,
-                                                 [image.category for image in images])
+                                                 [image.category for image in images], reference)
     return detector
 
 
@@ -187,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"non-brain: {results[NON_BRAIN]['flag_rate']:.1%} flagged of {results[NON_BRAIN]['count']}")
     for category, summary in results[NON_BRAIN]["by_category"].items():
         print(f"  {category}: {summary['flagged']}/{summary['count']}")
+    for point in results["operating_points"]:
+        rates = ", ".join(f"{name} {rate:.1%}" for name, rate in list(point.items())[2:])
+        print(f"at the {point['percentile']:g}th validation percentile: {rates}")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,7 @@ def run_load_test(weights: Path, config: LoadConfig) -> dict:
     return {
         "task": "concurrent app sessions (load test)",
         "config": asdict(config),
+        "weights_present": sorted(path.name for path in Path(weights).glob("*.keras")),
         "sessions_ok": sum(result.ok for result in results),
         "sessions": config.sessions,
         "problems": [problem for result in results for problem in result.problems],
