@@ -3,6 +3,7 @@
     python -m training.bench [--repeats 30] [--out weights/benchmarks.json]
 
 Uses a generated 512 x 512 slice (no data needed) and the shipped weights; absent models are reported as absent.
+Also times each Grad-CAM method and everything the Analyse page computes for a new slice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import numpy as np
 
 from core.analysis import analyze
 from core.cards import WEIGHTS_DIR, write_evaluation
+from core.gradcam import METHODS, gradcam_heatmap
 from core.io import ScanSlice
+from core.ood import load_available_detector
+from core.overlay import overlay_heatmap, overlay_mask
 from core.preprocess import preprocess_slice
 from core.registry import MODELS, ModelMissingError, load_model
 from training.common import run_metadata
@@ -48,6 +52,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def show_slice(scan: ScanSlice, models: dict, detector: object) -> None:
+    """Everything the Analyse page computes for one new slice: all models, the OOD check, Grad-CAM++ and overlays."""
+    analysis = analyze(scan, models, detector)
+    if analysis.mask is not None:
+        overlay_mask(scan.pixels, analysis.mask)
+    if "classifier" in models:
+        overlay_heatmap(scan.pixels, gradcam_heatmap(models["classifier"], scan.pixels))
+
+
 def run_benchmark(weights_dir: Path, repeats: int) -> dict:
     scan = synthetic_slice()
     models, results = {}, {}
@@ -72,12 +85,20 @@ def run_benchmark(weights_dir: Path, repeats: int) -> dict:
                 lambda m=loaded: m.predict_raw(preprocess_slice(scan.pixels, m.spec)[None]), repeats),
             "batch32_throughput_per_s": round(32_000 / batch_time["median_ms"], 1),
         }
-    full = time_ms(lambda: analyze(scan, models), repeats) if models else None
+    detector = load_available_detector(weights_dir)
+    full = time_ms(lambda: analyze(scan, models, detector), repeats) if models else None
+    gradcam = {method: time_ms(lambda m=method: gradcam_heatmap(models["classifier"], scan.pixels, method=m),
+                               max(repeats // 3, 3))
+               for method in METHODS} if "classifier" in models else None
+    slice_total = time_ms(lambda: show_slice(scan, models, detector), max(repeats // 3, 3)) if models else None
     return {
         "task": "inference benchmark",
         "input": "generated 512 x 512 slice",
         "models": results,
+        "ood_check": detector is not None,
         "analyze_latency": full,
+        "gradcam_latency": gradcam,
+        "slice_to_all_results_latency": slice_total,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "run": run_metadata(["training.bench", f"--repeats={repeats}"], 0.0),
     }
@@ -98,7 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"{name}: not installed")
     if result["analyze_latency"]:
-        print(f"analyze(): {result['analyze_latency']['median_ms']} ms per slice; peak RSS {result['peak_rss_mb']} MB")
+        print(f"analyze(): {result['analyze_latency']['median_ms']} ms per slice; all results of one slice "
+              f"(with Grad-CAM++ and overlays): {result['slice_to_all_results_latency']['median_ms']} ms; "
+              f"peak RSS {result['peak_rss_mb']} MB")
+    for method, timing in (result["gradcam_latency"] or {}).items():
+        print(f"{method}: {timing['median_ms']} ms")
 
 
 if __name__ == "__main__":
