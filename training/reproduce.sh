@@ -8,6 +8,6 @@ $PY -m training.tune_classifier                                               # 
 $PY -m training.train_classifier --from-study weights/classifier_study.json  # weights/classifier.{keras,json}
 $PY -m training.fit_ood                                                       # weights/ood.{npz,json}
 $PY -m training.train_segmenter --epochs 6 --compare-epochs 1                 # weights/segmenter.{keras,json}
-$PY -m training.train_presence --epochs 4                                     # weights/presence.{keras,json}
+$PY -m training.train_presence                                               # weights/presence.{keras,json}
 $PY -m training.bench                                                         # weights/benchmarks.json
 $PY -m training.load_test                                                     # weights/load_test.json
