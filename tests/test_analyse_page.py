@@ -9,11 +9,11 @@ import pytest
 from fixtures_images import brats_bytes, nifti_bytes
 from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
-from test_app_pages import NavigationPagesManager
 
 from core import session_results as sr
 from core.cards import WEIGHTS_ENV
 from core.registry import MODELS
+from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the models
 DISAGREEMENT = "The type model says no tumour, but the presence model finds a tumour"

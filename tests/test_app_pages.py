@@ -5,28 +5,15 @@ from pathlib import Path
 
 import pytest
 from fake_cards import write_fake_cards
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
 from core.cards import WEIGHTS_ENV
 from core.summaries import DISCLAIMER
+from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow through core.registry
 TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "code")
 PAGES = ["pages/analyse.py", "pages/performance.py", "pages/model_card.py"]
-
-
-class NavigationPagesManager(PagesManager):
-    """Run app.py through ``st.navigation`` on every AppTest run, as the server does once app.py has run.
-
-    Because a ``pages/`` folder sits next to app.py, AppTest (Streamlit 1.67) re-enables the legacy pages-folder
-    mode before each run, which runs a switched-to page without app.py (no sidebar, no page config).
-    ``st.navigation`` switches that mode off for the server process, which this reproduces.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
-from test_app_pages import NavigationPagesManager
 
 from core import ood
 from core import session_results as sr
@@ -26,6 +25,7 @@ from core.preprocess import preprocess_slice
 from core.registry import load_available_models
 from core.report import PatientFields
 from core.uncertainty import predict_type_tta
+from training.apptest_support import NavigationPagesManager
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 90

@@ -25,10 +25,10 @@ from unittest import mock
 import numpy as np
 from PIL import Image
 from streamlit.runtime import Runtime
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
 from core.cards import WEIGHTS_DIR, WEIGHTS_ENV, write_evaluation
+from training.apptest_support import NavigationPagesManager
 from training.bench import synthetic_slice
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
 
@@ -54,15 +54,6 @@ class SessionResult:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-class _NavigationPagesManager(PagesManager):
-    """Run app.py through ``st.navigation`` on every AppTest run, as the server does (see tests/test_app_pages.py:
-    AppTest otherwise re-enables the legacy ``pages/`` folder mode before each run)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
 
 
 def make_upload(session: int, round_: int, number: int, size: int) -> tuple[str, bytes]:
@@ -124,7 +115,7 @@ def _app_environment(weights: Path):
         return cls._instance is not None or bool(last)
 
     with mock.patch.dict(os.environ, {WEIGHTS_ENV: str(weights)}), \
-            mock.patch.object(app_test, "PagesManager", _NavigationPagesManager), \
+            mock.patch.object(app_test, "PagesManager", NavigationPagesManager), \
             mock.patch.object(Runtime, "instance", classmethod(instance)), \
             mock.patch.object(Runtime, "exists", classmethod(exists)):
         yield
