@@ -73,9 +73,10 @@ def analyze_file(path: Path, models: dict[str, LoadedModel], detector: OodDetect
     return FileResult(path, scan, analyze(scan, models, detector))
 
 
-def write_mask(mask: np.ndarray, relative: Path, masks_dir: Path) -> Path:
-    """Save a {0, 1} mask as a 0/255 PNG with the input's stem, in the input's sub-folder of ``masks_dir``."""
-    target = masks_dir / relative.with_suffix(".png")
+def write_png(values: np.ndarray, relative: Path, folder: Path) -> Path:
+    """Save an H x W array in [0, 1] (a {0, 1} mask or a heatmap) as an 8-bit grey PNG (0-255) with the input's
+    stem, in the input's sub-folder of ``folder``."""
+    target = folder / relative.with_suffix(".png")
     target.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((mask * 255).astype(np.uint8), mode="L").save(target)
+    Image.fromarray(np.round(np.clip(values, 0.0, 1.0) * 255).astype(np.uint8), mode="L").save(target)
     return target

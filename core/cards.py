@@ -13,17 +13,26 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 WEIGHTS_ENV = "BRAIN_MRI_WEIGHTS_DIR"
 """Environment variable that points the app at another weights folder (tests use it)."""
 
+TUMOUR_NET = "tumour_net"
 MODELS = {
-    "classifier": {"title": "Tumour type", "train": "python -m training.train_classifier"},
-    "presence": {"title": "Tumour presence", "train": "python -m training.train_presence"},
-    "segmenter": {"title": "Tumour segmentation", "train": "python -m training.train_segmenter"},
+    TUMOUR_NET: {"title": "Tumour network",
+                 "train": "python -m training.train_tumour_net && python -m training.evaluate_tumour_net"},
 }
-"""The shipped models, by file stem, with the command that reproduces each."""
+"""The shipped models, by file stem, with the command that reproduces each. One network answers type, presence and
+outline (:mod:`core.tumour`), so the three can never contradict each other."""
+DATA_ENV = "BRAIN_MRI_DATA_DIR"
+"""Environment variable that points the metric pages at the shared data folder, for the misclassified gallery."""
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def weights_dir() -> Path:
     """The weights folder in use: ``$BRAIN_MRI_WEIGHTS_DIR`` when set, else the repository's ``weights/``."""
     return Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
+
+
+def data_dir() -> Path:
+    """The shared data folder that card paths are relative to: ``$BRAIN_MRI_DATA_DIR`` or ``../shared/data``."""
+    return Path(os.environ.get(DATA_ENV) or DATA_DIR)
 
 
 def _clean(value: Any) -> Any:

@@ -242,7 +242,7 @@ def make_pr_figure(pr: Mapping, operating_point: Mapping | None = None, title: s
     return fig
 
 
-def make_study_figure(trials: Sequence[Mapping], objective: str = "val_macro_f1",
+def make_study_figure(trials: Sequence[Mapping], objective: str = "val_score",
                       title: str = "Study trials") -> go.Figure:
     """Parallel coordinates: one line per trial through its hyperparameters, coloured by the objective."""
     trials = [t for t in trials or [] if t.get(objective) is not None]

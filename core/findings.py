@@ -6,17 +6,16 @@ out here for review. Each summary hedges, says how sure the models are, and ends
 
 from __future__ import annotations
 
-from core.analysis import NO_TUMOUR_CLASS, Analysis
+from core.analysis import Analysis
 from core.summaries import class_label
+from core.tumour import NO_TUMOUR_CLASS
 
 LOW_CONFIDENCE = 0.60
 """Below this top-class probability the type is called uncertain rather than stated."""
 CONFIRM = "This is not a diagnosis; a radiologist must confirm."
-DISAGREEMENT_LEAD = "The models do not agree on this slice, so read this result with extra caution."
+DISAGREEMENT_LEAD = "The network's answers do not fully agree on this slice, so read this result with extra caution."
 MISSING_MODEL_SENTENCES = {
-    "classifier": "No tumour type is given, as the type model is not installed.",
-    "presence": "There is no separate tumour-presence check, as the presence model is not installed.",
-    "segmenter": "No tumour outline or area is given, as the segmentation model is not installed.",
+    "tumour_net": "No tumour type, presence or outline is given, as the tumour network is not installed.",
 }
 
 
@@ -28,8 +27,8 @@ def format_percent(probability: float, digits: int = 0) -> str:
 def describe_findings(analysis: Analysis) -> str:
     """A short paragraph saying what the models found on one slice and how far to trust it.
 
-    The wording changes when the models disagree (that leads), when the type is uncertain (below
-    :data:`LOW_CONFIDENCE`), when no tumour is found, and for each model that is not installed.
+    The wording changes when the answers disagree (that leads), when the type is uncertain (below
+    :data:`LOW_CONFIDENCE`), when no tumour is found, and when the network is not installed.
     """
     findings = [*_type_sentences(analysis), *_presence_sentences(analysis), *_area_sentences(analysis)]
     if not findings:
@@ -45,10 +44,11 @@ def _type_sentences(analysis: Analysis) -> list[str]:
     (top, top_p), (runner_up, runner_up_p) = _two_most_likely(analysis.type_probabilities)
     runner_up_text = f"{class_label(runner_up)} ({format_percent(runner_up_p)})"
     if top_p < LOW_CONFIDENCE:
-        return [f"The type model is unsure: {class_label(top)} is most likely, but only at {format_percent(top_p)}, "
-                f"with {runner_up_text} next, so the finding should be treated as undetermined."]
+        return [f"The network is unsure of the type: {class_label(top)} is most likely, but only at "
+                f"{format_percent(top_p)}, with {runner_up_text} next, so the finding should be treated as "
+                "undetermined."]
     if top == NO_TUMOUR_CLASS:
-        return [f"The type model finds no tumour on this slice ({format_percent(top_p)}).",
+        return [f"The network finds no tumour on this slice ({format_percent(top_p)}).",
                 "A tumour elsewhere in the brain, or one too small or faint for the model to see, is not ruled out."]
     return [f"The model's most likely type is {class_label(top)} ({format_percent(top_p)}); "
             f"the next most likely is {runner_up_text}."]
@@ -65,15 +65,15 @@ def _presence_sentences(analysis: Analysis) -> list[str]:
         return []
     probability = format_percent(analysis.tumour_probability)
     if analysis.tumour_present:
-        return [f"The presence model finds a tumour (probability {probability})."]
-    return [f"The presence model finds no tumour (tumour probability {probability})."]
+        return [f"Its tumour probability, one minus that of no tumour, is {probability}: a tumour is reported."]
+    return [f"Its tumour probability, one minus that of no tumour, is {probability}: no tumour is reported."]
 
 
 def _area_sentences(analysis: Analysis) -> list[str]:
     if analysis.mask_area_px is None:
         return []
     if analysis.mask_area_px == 0:
-        return ["The segmentation model outlines no tumour region."]
+        return ["No tumour region is outlined."]
     shares = [f"{format_percent(analysis.mask_area_fraction, 1)} of the image"]
     if analysis.brain_area_fraction is not None:
         shares.append(f"{format_percent(analysis.brain_area_fraction, 1)} of the brain")

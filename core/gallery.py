@@ -10,15 +10,22 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cards import data_dir
 from core.errors import InputError
 from core.io import read_image
 from core.preprocess import resize
 
 
+def dataset_root(card: Mapping | None) -> Path | None:
+    """The folder named by the card's ``data.root`` (relative to :func:`core.cards.data_dir`), or None."""
+    root = ((card or {}).get("data") or {}).get("root")
+    return None if not root else data_dir() / root
+
+
 def dataset_present(card: Mapping | None) -> bool:
     """True when the folder in the card's ``data.root`` exists on this machine."""
-    root = ((card or {}).get("data") or {}).get("root")
-    return bool(root) and Path(root).is_dir()
+    root = dataset_root(card)
+    return root is not None and root.is_dir()
 
 
 def load_thumbnail(path: str | Path, size: int = 160) -> np.ndarray | None:

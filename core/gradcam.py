@@ -12,7 +12,10 @@ The maps come from tf-keras-vis 0.8.7:
 - Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks",
   CVPR Workshops 2020, https://arxiv.org/abs/1910.01279, run as Faster Score-CAM (see :data:`SCORECAM_MAX_N`).
 
-The target layer is the one the model's card names under ``architecture.gradcam_layer``.
+The target layer and the default method are the ones the model's card names under ``architecture.gradcam_layer``
+and ``architecture.gradcam_method``, chosen by ``training.evaluate_tumour_net`` on how often each method's peak falls
+inside the expert tumour mask of validation slices. The maps explain the type head: a multi-output network is
+viewed through a flat model that ends at its ``architecture.type_layer``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from core.preprocess import find_brain_box, preprocess_slice, resize
 from core.registry import LoadedModel
 
 METHODS: tuple[str, ...] = ("Grad-CAM++", "Grad-CAM", "Score-CAM")
-"""Heatmap methods offered to the user; the first is the default."""
+"""Heatmap methods offered to the user; the model's card names the default (chosen on validation masks)."""
 
 SCORECAM_MAX_N = 16
 """Activation channels Score-CAM keeps (those with the largest spatial variance, "Faster Score-CAM").
@@ -54,8 +57,14 @@ _cache: weakref.WeakKeyDictionary[keras.Model, dict[str, ModelVisualization]] = 
 _cache_lock = threading.Lock()
 
 
+def default_method(model: LoadedModel | None) -> str:
+    """The heatmap method the model's card recommends (the first of :data:`METHODS` when it names none)."""
+    method = ((model.card if model is not None else {}).get("architecture") or {}).get("gradcam_method")
+    return method if method in METHODS else METHODS[0]
+
+
 def gradcam_heatmap(
-    model: LoadedModel, pixels: np.ndarray, class_index: int | None = None, method: str = "Grad-CAM++"
+    model: LoadedModel, pixels: np.ndarray, class_index: int | None = None, method: str | None = None
 ) -> np.ndarray:
     """Where the classifier looked when scoring ``class_index`` on one slice.
 
@@ -63,7 +72,7 @@ def gradcam_heatmap(
         model: a classifier whose card names its target layer under ``architecture.gradcam_layer``.
         pixels: H x W float32 slice in [0, 1] (``ScanSlice.pixels``), preprocessed here exactly as for prediction.
         class_index: output index to explain; None explains the predicted class.
-        method: one of :data:`METHODS`.
+        method: one of :data:`METHODS`; None uses :func:`default_method`.
 
     Returns:
         H x W float32 heatmap in [0, 1] at the slice's own size. When the model's input spec crops to the brain, the
@@ -72,6 +81,7 @@ def gradcam_heatmap(
     Raises:
         ValueError: ``method`` is not in :data:`METHODS`, or the card names no target layer.
     """
+    method = method or default_method(model)
     if method not in METHODS:
         raise ValueError(f"Unknown heatmap method {method!r}; choose one of {', '.join(METHODS)}.")
     layer = model.card.get("architecture", {}).get("gradcam_layer")
@@ -80,12 +90,12 @@ def gradcam_heatmap(
     batch = preprocess_slice(pixels, model.spec)[None]
     if class_index is None:
         class_index = int(np.argmax(model.predict_raw(batch)[0]))
-    cam = _compute_cam(model.model, method, batch, layer, class_index)
+    cam = compute_cam(model.type_model, method, batch, layer, class_index)
     box = find_brain_box(pixels) if model.spec.crop else (0, 0, *pixels.shape)
     return _place_heatmap(cam, pixels.shape, box)
 
 
-def _compute_cam(model: keras.Model, method: str, batch: np.ndarray, layer: str, class_index: int) -> np.ndarray:
+def compute_cam(model: keras.Model, method: str, batch: np.ndarray, layer: str, class_index: int) -> np.ndarray:
     """The raw class activation map at ``layer``'s resolution (h x w float32, min-max normalised to [0, 1]).
 
     ``layer`` is used as named, not replaced by the nearest convolution before it: cards name the rectified

@@ -23,13 +23,25 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise log-softmax of ``logits / temperature``, exact even where a probability underflows to 0."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature minimising the negative log-likelihood on held-out data (Guo et al., ICML 2017)."""
+    """Temperature minimising the negative log-likelihood on held-out data (Guo et al., ICML 2017).
+
+    The likelihood is taken from the logits (log-softmax), not from log(p + eps) of rounded probabilities, whose
+    floor would cap the penalty of confidently wrong slices and bias T.
+    """
     from scipy.optimize import minimize_scalar
 
+    rows = np.arange(len(labels))
+
     def nll(log_t: float) -> float:
-        probs = softmax(logits, float(np.exp(log_t)))
-        return float(-np.mean(np.log(probs[np.arange(len(labels)), labels] + 1e-12)))
+        return float(-np.mean(log_softmax(logits, float(np.exp(log_t)))[rows, labels]))
 
     result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))

@@ -1,12 +1,12 @@
-"""Out-of-distribution guard: is this upload a 2D brain MRI slice like the ones the classifier learnt from?
+"""Out-of-distribution guard: is this upload a 2D brain MRI slice like the ones the network learnt from?
 
 A classifier answers on anything, so a chest X-ray or a holiday photo still gets a confident "glioma". The detector
 scores an input by two distances from the training brains and flags it when the larger one is unusual:
 
-- **Embedding distance**: the Mahalanobis distance of the classifier's pooled last-layer features to the nearest
+- **Embedding distance**: the Mahalanobis distance of the network's pooled last-layer features to the nearest
   class mean under one shared covariance (Lee et al., "A Simple Unified Framework for Detecting Out-of-Distribution
-  Samples and Adversarial Attacks", NeurIPS 2018, https://arxiv.org/abs/1807.03888). It sees what the classifier
-  sees, so anything that does not look like a brain to the classifier lands far from every class.
+  Samples and Adversarial Attacks", NeurIPS 2018, https://arxiv.org/abs/1807.03888). It sees what the network
+  sees, so anything that does not look like a brain to the network lands far from every class.
 - **Reconstruction error**: how badly a linear autoencoder (principal components of 32 x 32 brain thumbnails, the
   optimal linear autoencoder, Baldi and Hornik, 1989) rebuilds the input. It catches inputs with unbrain-like
   pixels (noise, text, line art) that a classifier may still squeeze into a class cluster.
@@ -14,7 +14,7 @@ scores an input by two distances from the training brains and flags it when the 
 Each distance is divided by its 98th percentile on validation brain slices, so both count in the same units, and
 the score is the larger of the two. Inputs scoring above :attr:`OodDetector.threshold` are flagged. The statistics
 live in ``weights/ood.npz`` beside the card ``weights/ood.json``, both written by ``python -m training.fit_ood``;
-the card also records the SHA-256 of the classifier they were fitted on, because a retrained classifier has other
+the card also records the SHA-256 of the network they were fitted on, because a retrained network has other
 features and makes the statistics meaningless.
 """
 
@@ -33,7 +33,7 @@ import tensorflow as tf
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 
-from core.cards import read_evaluation, weights_dir, write_evaluation
+from core.cards import TUMOUR_NET, read_evaluation, weights_dir, write_evaluation
 from core.preprocess import preprocess_slice, resize
 from core.registry import LoadedModel, ModelMissingError
 
@@ -57,7 +57,7 @@ class OodDetector:
     """Fitted statistics of brain slices (learnt attributes end in ``_``, as in scikit-learn).
 
     Attributes:
-        means_: K x D embedding mean of each cluster (the classifier's classes, plus any extra brain sources).
+        means_: K x D embedding mean of each cluster (the network's type classes, plus any extra brain sources).
         precision_: D x D inverse of the shared (Ledoit-Wolf shrunk) embedding covariance.
         pca_mean_: P mean thumbnail (P = :data:`THUMBNAIL_SIZE` squared).
         pca_components_: C x P orthonormal principal axes of brain thumbnails.
@@ -76,7 +76,7 @@ class OodDetector:
 
 
 def embedding_layer(model: keras.Model) -> keras.layers.Layer:
-    """The classifier's global-average-pooling layer: its output is the embedding the head classifies."""
+    """The network's global-average-pooling layer: its output is the embedding the head classifies."""
     pooling = [layer for layer in model.layers if isinstance(layer, keras.layers.GlobalAveragePooling2D)]
     if not pooling:
         raise ValueError(f"{model.name} has no GlobalAveragePooling2D layer to take an embedding from.")
@@ -190,7 +190,7 @@ def fit_detector(train_batch: np.ndarray, clusters: Sequence[int], val_batch: np
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks; ties the detector to the exact classifier it was fitted on."""
+    """SHA-256 of a file, read in 1 MiB chunks; ties the detector to the exact network it was fitted on."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -199,32 +199,32 @@ def file_sha256(path: Path) -> str:
 
 
 def save_detector(detector: OodDetector, folder: Path) -> Path:
-    """Write ``folder/ood.npz`` (arrays) and ``folder/ood.json`` (card, with the classifier's SHA-256); returns
+    """Write ``folder/ood.npz`` (arrays) and ``folder/ood.json`` (card, with the network's SHA-256); returns
     the card's path. The arrays are written first, so a card on disk always has its arrays."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(folder / f"{NAME}.npz", means=detector.means_, precision=detector.precision_,
              pca_mean=detector.pca_mean_, pca_components=detector.pca_components_, scales=detector.scales_)
     card = {**detector.card, "threshold": detector.threshold_,
-            "classifier_sha256": file_sha256(folder / "classifier.keras")}
+            "model_sha256": file_sha256(folder / f"{TUMOUR_NET}.keras")}
     return write_evaluation(card, folder / f"{NAME}.json")
 
 
 def load_detector(folder: Path | None = None) -> OodDetector:
-    """Load the detector fitted on the classifier in ``folder`` (default: :func:`core.cards.weights_dir`).
+    """Load the detector fitted on the network in ``folder`` (default: :func:`core.cards.weights_dir`).
 
     Raises:
-        ModelMissingError: the detector is absent, or was fitted on another classifier than the one installed;
+        ModelMissingError: the detector is absent, or was fitted on another network than the one installed;
             the message names the command that fits it.
     """
     folder = Path(folder or weights_dir())
     card_path, arrays_path = folder / f"{NAME}.json", folder / f"{NAME}.npz"
-    classifier_path = folder / "classifier.keras"
+    classifier_path = folder / f"{TUMOUR_NET}.keras"
     if not (card_path.exists() and arrays_path.exists() and classifier_path.exists()):
         raise ModelMissingError(f"The out-of-distribution check is not installed; fit it with `{FIT_COMMAND}`.")
     card = read_evaluation(card_path)
-    if card.get("classifier_sha256") != file_sha256(classifier_path):
-        raise ModelMissingError("The out-of-distribution check was fitted on another classifier; "
+    if card.get("model_sha256") != file_sha256(classifier_path):
+        raise ModelMissingError("The out-of-distribution check was fitted on another network; "
                                 f"refit it with `{FIT_COMMAND}`.")
     with np.load(arrays_path) as arrays:
         return OodDetector(arrays["means"], arrays["precision"], arrays["pca_mean"], arrays["pca_components"],

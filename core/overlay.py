@@ -67,7 +67,7 @@ def overlay_mask(
 
 
 def overlay_heatmap(
-    pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet"
+    pixels: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "inferno"
 ) -> np.ndarray:
     """Colour an H x W heatmap in [0, 1] with a matplotlib colormap and blend it over the whole slice.
 

@@ -5,6 +5,7 @@ A model without its card is refused: the card holds the class names, the input c
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +31,21 @@ class LoadedModel:
     _predict: tf.types.experimental.GenericFunction = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        output_layer = self.card.get("architecture", {}).get("logits_layer")
-        head = self.model if output_layer is None else keras.Model(
-            self.model.inputs, self.model.get_layer(output_layer).output)
+        architecture = self.card.get("architecture", {})
+        outputs = {"logits": self.model.get_layer(architecture["logits_layer"]).output} \
+            if architecture.get("logits_layer") else {"logits": self.model.outputs[0]}
+        if architecture.get("mask_layer"):
+            outputs["mask"] = self.model.get_layer(architecture["mask_layer"]).output
+        head = keras.Model(self.model.inputs, outputs)
+        # No autograph: a plain model call needs no conversion, and converting writes generated code to /tmp.
         self._predict = tf.function(lambda x: head(x, training=False), reduce_retracing=True, autograph=False)
+
+    @functools.cached_property
+    def type_model(self) -> keras.Model:
+        """The network up to its type probabilities as a flat single-output model (tf-keras-vis needs one output);
+        the model itself when it has a single output."""
+        layer = self.card.get("architecture", {}).get("type_layer")
+        return self.model if layer is None else keras.Model(self.model.inputs, self.model.get_layer(layer).output)
 
     @property
     def spec(self) -> InputSpec:
@@ -43,9 +55,15 @@ class LoadedModel:
     def class_names(self) -> list[str]:
         return list(self.card.get("class_names", []))
 
+    def predict_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """One forward pass over a batch of preprocessed inputs: ``logits`` (the card's logits layer, else the
+        model's output) and, when the card names a ``mask_layer``, ``mask`` (N x S x S x 1 probabilities)."""
+        outputs = self._predict(tf.convert_to_tensor(batch, dtype=tf.float32))
+        return {name: np.asarray(value) for name, value in outputs.items()}
+
     def predict_raw(self, batch: np.ndarray) -> np.ndarray:
         """The model's raw output for a batch of preprocessed inputs (logits when the card names a logits layer)."""
-        return np.asarray(self._predict(tf.convert_to_tensor(batch, dtype=tf.float32)))
+        return self.predict_outputs(batch)["logits"]
 
 
 def load_model(name: str, folder: Path | None = None) -> LoadedModel:

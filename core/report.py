@@ -21,7 +21,7 @@ from fpdf.fonts import FontFace
 from PIL import Image
 
 from core.analysis import Analysis
-from core.cards import MODELS
+from core.cards import MODELS, TUMOUR_NET
 from core.findings import LOW_CONFIDENCE, describe_findings, format_percent
 from core.overlay import overlay_heatmap, overlay_mask, to_rgb
 from core.summaries import DISCLAIMER, NOT_AVAILABLE, class_label, dig, format_date, format_value
@@ -55,22 +55,18 @@ PATIENT_LABELS = {
 """Report label of each :class:`PatientFields` field, in the order they are printed."""
 
 PERFORMANCE = {
-    "classifier": [
-        ("official test accuracy", ("test", "official", "accuracy"), "percent"),
-        ("macro-F1", ("test", "official", "macro_f1"), "score"),
-        ("deduplicated test accuracy", ("test", "deduplicated", "accuracy"), "percent"),
+    TUMOUR_NET: [
+        ("type: official test accuracy", ("type", "test", "kaggle_official", "accuracy"), "percent"),
+        ("type: macro-F1", ("type", "test", "kaggle_official", "macro_f1"), "score"),
+        ("type: deduplicated test accuracy", ("type", "test", "kaggle_deduplicated", "accuracy"), "percent"),
         ("calibration temperature", ("calibration", "temperature"), "score"),
         ("validation ECE after calibration", ("calibration", "val_ece_after"), "score"),
-    ],
-    "presence": [
-        ("Kaggle test AUC", ("test", "kaggle_official", "auc"), "score"),
-        ("sensitivity", ("test", "kaggle_official", "sensitivity"), "percent"),
-        ("specificity", ("test", "kaggle_official", "specificity"), "percent"),
-        ("decision threshold", ("threshold",), "score"),
-    ],
-    "segmenter": [
-        ("BRISC validation mean Dice", ("validation", "brisc", "dice", "mean"), "score"),
-        ("LGG per-patient mean Dice", ("validation", "lgg", "per_patient_mean_dice"), "score"),
+        ("presence: Kaggle test sensitivity", ("presence", "test", "kaggle_official", "sensitivity"), "percent"),
+        ("presence: Kaggle test specificity", ("presence", "test", "kaggle_official", "specificity"), "percent"),
+        ("presence: LGG test specificity", ("presence", "test", "lgg_test_patients", "specificity"), "percent"),
+        ("presence threshold on 1 - P(no tumour)", ("presence", "threshold"), "score"),
+        ("BRISC validation mean Dice", ("segmentation", "brisc_validation", "dice", "mean"), "score"),
+        ("LGG test per-patient mean Dice", ("segmentation", "lgg_test_patients", "per_patient_mean_dice"), "score"),
     ],
 }
 """Per model: (label, path into its card, format) of the results printed in the model block."""
@@ -215,9 +211,9 @@ def _write_title(pdf: FPDF, generated_at: datetime, app_version: str) -> None:
              new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0)
     pdf.ln(4)
-    _paragraph(pdf, "Each following page shows one MRI slice: the image, the tumour region the segmentation model "
-                    "outlined, a heatmap of where the type model looked, the models' numbers and a plain-language "
-                    "summary. The models were trained on public research data sets and can be wrong.")
+    _paragraph(pdf, "Each following page shows one MRI slice: the image, the tumour region the network outlined, a "
+                    "heatmap of where it looked for the tumour type, its numbers and a plain-language summary. "
+                    "The network was trained on public research data sets and can be wrong.")
 
 
 def _write_patient(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
@@ -303,9 +299,9 @@ def _write_slice(pdf: FPDF, report_slice: ReportSlice, title: str) -> None:
 def _disagreement_text(analysis: Analysis) -> str:
     if analysis.disagreements:
         return "\n".join(f"• {note}" for note in analysis.disagreements)
-    if len(MODELS) - len(analysis.missing_models) < 2:
-        return "Not checked: fewer than two models are installed."
-    return "None: the installed models give consistent answers for this slice."
+    if analysis.missing_models:
+        return "Not checked: the tumour network is not installed."
+    return "None: type, presence and outline come from one network and agree on this slice."
 
 
 def _write_images(pdf: FPDF, report_slice: ReportSlice) -> None:
@@ -314,9 +310,9 @@ def _write_images(pdf: FPDF, report_slice: ReportSlice) -> None:
     panels = [
         (report_slice.original, "Original", ""),
         (report_slice.overlay, "Tumour region (red)",
-         "Segmentation model not installed" if "segmenter" in missing else "No segmentation"),
-        (report_slice.heatmap_overlay, f"Where the type model looked ({report_slice.heatmap_method})",
-         "Type model not installed" if "classifier" in missing else "No heatmap computed"),
+         "Tumour network not installed" if TUMOUR_NET in missing else "No segmentation"),
+        (report_slice.heatmap_overlay, f"Where the network looked ({report_slice.heatmap_method})",
+         "Tumour network not installed" if TUMOUR_NET in missing else "No heatmap computed"),
     ]
     slot = (pdf.epw - 2 * IMAGE_GAP_MM) / len(panels)
     top = pdf.y
@@ -367,11 +363,11 @@ def _write_probabilities(pdf: FPDF, analysis: Analysis) -> None:
 
 
 def _write_measurements(pdf: FPDF, analysis: Analysis) -> None:
-    no_mask = _absent_text(analysis, "segmenter")
+    no_mask = _absent_text(analysis, TUMOUR_NET)
     has_mask = analysis.mask_area_px is not None
     rows = [
         ("Tumour presence",
-         _absent_text(analysis, "presence") if analysis.tumour_present is None else _presence_text(analysis)),
+         _absent_text(analysis, TUMOUR_NET) if analysis.tumour_present is None else _presence_text(analysis)),
         ("Tumour area", f"{analysis.mask_area_px:,} pixels" if has_mask else no_mask),
         ("Share of the image", _optional_percent(analysis.mask_area_fraction) if has_mask else no_mask),
         ("Share of the brain", _optional_percent(analysis.brain_area_fraction) if has_mask else no_mask),
@@ -384,7 +380,7 @@ def _absent_text(analysis: Analysis, model: str) -> str:
     """"not available", saying why when the model that would give the value is not installed."""
     if model not in analysis.missing_models:
         return NOT_AVAILABLE
-    return f"{NOT_AVAILABLE} ({MODELS[model]['title'].lower()} model not installed)"
+    return f"{NOT_AVAILABLE} ({MODELS[model]['title'].lower()} not installed)"
 
 
 def _area_mm2_text(area_mm2: float | None) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.batch import analyze_file, expand_paths
-from core.cards import read_cards, weights_dir
-from core.gradcam import gradcam_heatmap
+from core.cards import MODELS, TUMOUR_NET, read_cards, weights_dir
+from core.gradcam import default_method, gradcam_heatmap
 from core.registry import load_available_models
 from core.report import PatientFields, build_report, make_report_slice, read_app_version
 
@@ -40,7 +40,7 @@ def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields 
     """Analyse every file under ``paths`` with the models in ``folder`` and write the PDF report to ``out``.
 
     Files the app cannot read are left out of the report; their one-sentence errors are printed to standard error
-    and returned. The heatmap is the classifier's Grad-CAM++ map for its predicted type.
+    and returned. The heatmap is the network's default map (its card's ``gradcam_method``) for its predicted type.
 
     Args:
         paths: files, and folders walked recursively (:func:`core.batch.expand_paths`).
@@ -54,7 +54,7 @@ def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields 
     folder = Path(folder or weights_dir())
     models = load_available_models(folder)
     if not models:
-        raise SystemExit(f"No models found in {folder}; train one with `python -m training.train_classifier`.")
+        raise SystemExit(f"No models found in {folder}; train one with `{MODELS[TUMOUR_NET]['train']}`.")
     slices, errors = [], []
     for path, _ in tqdm(list(expand_paths(paths)), desc="Analysing", unit="slice", file=sys.stderr):
         result = analyze_file(path, models)
@@ -63,8 +63,9 @@ def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields 
             print(f"Left out of the report: {result.error}", file=sys.stderr)
             continue
         pixels, analysis = result.scan.pixels, result.analysis
-        heatmap = gradcam_heatmap(models["classifier"], pixels) if "classifier" in models else None
-        slices.append(make_report_slice(path.name, pixels, analysis, heatmap))
+        model = models.get(TUMOUR_NET)
+        heatmap = gradcam_heatmap(model, pixels) if model is not None else None
+        slices.append(make_report_slice(path.name, pixels, analysis, heatmap, default_method(model)))
     if not slices:
         raise SystemExit("None of the files could be analysed, so no report was written.")
     out.write_bytes(build_report(slices, patient, read_cards(folder), read_app_version()))

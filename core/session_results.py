@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from core.analysis import Analysis, analyze
-from core.cards import MODELS
+from core.cards import MODELS, TUMOUR_NET
 from core.errors import InputError
 from core.findings import format_percent
-from core.gradcam import gradcam_heatmap
+from core.gradcam import default_method, gradcam_heatmap
 from core.io import ScanSlice, SliceChoice, VolumeInfo, describe_volume, read_scan
 from core.metrics import dice_score
 from core.ood import OodDetector
@@ -29,7 +29,7 @@ from core.report import PatientFields, build_report, make_report_slice, read_app
 from core.summaries import class_label
 
 PREDICTED_CLASS = "predicted class"
-"""The Grad-CAM target meaning "explain whatever the classifier predicted"."""
+"""The Grad-CAM target meaning "explain whatever type the network predicted"."""
 NOT_INSTALLED = "not installed"
 NOT_BRAIN = "not a brain MRI?"
 HIDDEN = "hidden (see the input check)"
@@ -38,12 +38,12 @@ TRUTH_COLOR = (40, 200, 90)
 WINDOWED_FORMATS = ("DICOM", "NIfTI", "BraTS HDF5", "figshare MAT")
 """Formats whose stored values are not display values, so a display window means something."""
 TABLE_COLUMNS = ["File", "Tumour type", "Confidence (%)", "Tumour present", "Probability (%)", "Area (px)",
-                 "Area (% of brain)", "Models disagree", "Input check", "Problem"]
+                 "Area (% of brain)", "Answers disagree", "Input check", "Problem"]
 """Short headers, so the whole table fits a laptop screen; each percent sits right of the answer it qualifies."""
 PERCENT_COLUMNS = {
-    "Confidence (%)": "Probability of the most likely tumour type (type model).",
-    "Probability (%)": "Probability that the slice shows a tumour (presence model).",
-    "Area (% of brain)": "Outlined tumour area as a share of the head region (segmentation model).",
+    "Confidence (%)": "Probability of the most likely tumour type.",
+    "Probability (%)": "Probability that the slice shows a tumour: one minus that of no tumour.",
+    "Area (% of brain)": "Outlined tumour area as a share of the head region.",
 }
 """Percent columns (0-100) and what each measures, for the table's column tooltips."""
 
@@ -120,11 +120,11 @@ def target_options(class_names: Sequence[str]) -> list[str]:
     return [PREDICTED_CLASS, *class_names]
 
 
-def explain(result: FileResult, models: Mapping[str, LoadedModel], method: str = "Grad-CAM++",
+def explain(result: FileResult, models: Mapping[str, LoadedModel], method: str | None = None,
             target: str = PREDICTED_CLASS) -> np.ndarray | None:
-    """H x W heatmap in [0, 1] of where the classifier looked for ``target``, or None without a classifier that
-    names its Grad-CAM layer (or for a file that could not be read)."""
-    model = models.get("classifier")
+    """H x W heatmap in [0, 1] of where the network looked for ``target``, or None without a network that names its
+    Grad-CAM layer (or for a file that could not be read)."""
+    model = models.get(TUMOUR_NET)
     if not result.ok or model is None or not model.card.get("architecture", {}).get("gradcam_layer"):
         return None
     class_index = None if target == PREDICTED_CLASS else model.class_names.index(target)
@@ -142,16 +142,16 @@ def _table_row(result: FileResult) -> dict:
     if analysis.ood:
         return {"File": result.name, "Tumour type": HIDDEN, "Tumour present": HIDDEN, "Input check": NOT_BRAIN,
                 "Problem": ""}
-    type_missing, presence_missing = "classifier" in analysis.missing_models, "presence" in analysis.missing_models
+    missing = TUMOUR_NET in analysis.missing_models
     return {
         "File": result.name,
-        "Tumour type": NOT_INSTALLED if type_missing else class_label(analysis.predicted_type),
+        "Tumour type": NOT_INSTALLED if missing else class_label(analysis.predicted_type),
         "Confidence (%)": _percent(analysis.type_confidence),
-        "Tumour present": NOT_INSTALLED if presence_missing else ("yes" if analysis.tumour_present else "no"),
+        "Tumour present": NOT_INSTALLED if missing else ("yes" if analysis.tumour_present else "no"),
         "Probability (%)": _percent(analysis.tumour_probability),
         "Area (px)": analysis.mask_area_px,
         "Area (% of brain)": _percent(analysis.brain_area_fraction),
-        "Models disagree": "yes" if analysis.disagreements else "no",
+        "Answers disagree": "yes" if analysis.disagreements else "no",
         "Input check": "not checked" if analysis.ood is None else "brain MRI",
         "Problem": "",
     }
@@ -194,7 +194,7 @@ def headline(analysis: Analysis) -> list[tuple[str, str, str | None]]:
 def area_details(analysis: Analysis) -> list[tuple[str, str]]:
     """(label, value) of every area measure; mm² only when the file states its pixel spacing."""
     if analysis.mask_area_px is None:
-        return [("Tumour area", f"{NOT_INSTALLED}: train the segmenter with `{MODELS['segmenter']['train']}`")]
+        return [("Tumour area", f"{NOT_INSTALLED}: train the tumour network with `{MODELS[TUMOUR_NET]['train']}`")]
     brain = analysis.brain_area_fraction
     return [
         ("Area in pixels", f"{analysis.mask_area_px:,}"),
@@ -208,14 +208,13 @@ def area_details(analysis: Analysis) -> list[tuple[str, str]]:
 def slice_panels(result: FileResult, heatmap: np.ndarray | None, view: ViewSettings) -> list[Panel]:
     """Original | mask overlay | heatmap overlay of one analysed file, drawn with the user's view settings."""
     pixels, analysis = result.scan.pixels, result.analysis
-    mask_panel = Panel("Tumour outline (segmentation model)", None,
-                       f"The segmentation model is {NOT_INSTALLED}.")
+    mask_panel = Panel("Tumour outline", None, f"The tumour network is {NOT_INSTALLED}.")
     if analysis.mask is not None:
         mask = analysis.mask if view.show_mask else None
         mask_panel = Panel("Tumour region (red)" if view.show_mask else "Tumour region (overlay off)",
                            overlay_mask(pixels, mask, view.opacity, view.style))
-    cam_panel = Panel(f"Where the type model looked ({view.cam_method})", None,
-                      f"The type model is {NOT_INSTALLED}, so there is no heatmap.")
+    cam_panel = Panel(f"Where the network looked ({view.cam_method})", None,
+                      f"The tumour network is {NOT_INSTALLED}, so there is no heatmap.")
     if heatmap is not None:
         cam_panel = Panel(cam_panel.caption, overlay_heatmap(pixels, heatmap))
     return [Panel(f"Original ({result.scan.source_format})", to_rgb(pixels)), mask_panel, cam_panel]
@@ -242,7 +241,7 @@ def ground_truth_panels(result: FileResult, view: ViewSettings) -> tuple[list[Pa
 
 def dice_sentence(dice: float | None) -> str:
     if dice is None:
-        return f"No Dice score: the segmentation model is {NOT_INSTALLED}."
+        return f"No Dice score: the tumour network is {NOT_INSTALLED}."
     if np.isnan(dice):
         return "Both masks are empty, so the Dice score is undefined; the prediction agrees that there is no tumour."
     return f"Dice overlap with the file's mask: {dice:.3f} (1 is a perfect match, 0 no overlap)."
@@ -267,7 +266,9 @@ def report_pdf(results: Sequence[FileResult], heatmaps: Sequence[np.ndarray | No
     return build_report(slices, patient, cards, read_app_version())
 
 
-def batch_report_pdf(results: Sequence[FileResult], models: Mapping[str, LoadedModel], method: str,
+def batch_report_pdf(results: Sequence[FileResult], models: Mapping[str, LoadedModel], method: str | None,
                      patient: PatientFields | None, cards: Mapping[str, Mapping]) -> bytes:
-    """:func:`report_pdf` of a whole batch, each heatmap explaining the predicted class."""
+    """:func:`report_pdf` of a whole batch, each heatmap explaining the predicted class with ``method`` (None: the
+    network card's default)."""
+    method = method or default_method(models.get(TUMOUR_NET))
     return report_pdf(results, [explain(result, models, method) for result in results], method, patient, cards)

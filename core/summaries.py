@@ -15,17 +15,20 @@ import pandas as pd
 NOT_AVAILABLE = "not available"
 DISCLAIMER = ("Research use only — not a medical device. "
               "Results must be confirmed by a qualified radiologist.")
-STUDY = {"card": "classifier_study", "train": "python -m training.tune_classifier"}
-"""The classifier's hyperparameter study: a card without weights, so it is not in ``core.registry.MODELS``."""
+STUDY = {"card": "tumour_net_study", "train": "python -m training.tune_tumour_net"}
+"""The tumour network's hyperparameter study: a card without weights, so it is not in ``core.registry.MODELS``."""
 
 METRIC_LABELS = {
-    "loss": "Loss", "accuracy": "Accuracy", "macro_f1": "Macro-F1", "val_macro_f1": "Validation macro-F1",
+    "loss": "Loss", "mask_loss": "Mask loss", "val_score": "Validation score", "accuracy": "Accuracy",
+    "macro_f1": "Macro-F1", "val_macro_f1": "Validation macro-F1",
     "auc": "AUC", "dice": "Dice", "iou": "IoU", "precision": "Precision", "recall": "Recall", "f1": "F1",
 }
 SPLIT_LABELS = {
     "official": "Official test", "deduplicated": "Deduplicated test",
     "kaggle_official": "Kaggle official test", "kaggle_deduplicated": "Kaggle deduplicated test",
-    "lgg_patients": "LGG patients", "brisc": "BRISC validation", "lgg": "LGG (FLAIR)",
+    "lgg_patients": "LGG patients", "brisc": "BRISC validation", "lgg": "LGG test patients (FLAIR)",
+    "lgg_test_patients": "LGG test patients", "lgg_test_tumour_free": "LGG test slices without tumour",
+    "kaggle": "Kaggle", "validation_kaggle": "Validation: Kaggle", "validation_lgg": "Validation: LGG",
     "kaggle_notumor": "Kaggle no-tumour slices", "kaggle_notumor_test": "Kaggle no-tumour test slices",
     "lgg_empty": "LGG slices without tumour", "validation": "Validation",
 }
@@ -33,12 +36,11 @@ GROUP_LABELS = {"gl": "glioma", "me": "meningioma", "pi": "pituitary", "ax": "ax
 """BRISC file-name codes for tumour class and imaging plane."""
 
 HEADLINES = {
-    "classifier": [("Test accuracy", ("test", "official", "accuracy"), "percent"),
-                   ("Test macro-F1", ("test", "official", "macro_f1"), "score")],
-    "presence": [("Test AUC", ("test", "kaggle_official", "auc"), "score"),
-                 ("Sensitivity", ("test", "kaggle_official", "sensitivity"), "percent"),
-                 ("Specificity", ("test", "kaggle_official", "specificity"), "percent")],
-    "segmenter": [("BRISC mean Dice", ("validation", "brisc", "dice", "mean"), "score")],
+    "tumour_net": [("Type accuracy", ("type", "test", "kaggle_official", "accuracy"), "percent"),
+                   ("Type macro-F1", ("type", "test", "kaggle_official", "macro_f1"), "score"),
+                   ("Presence sensitivity", ("presence", "test", "kaggle_official", "sensitivity"), "percent"),
+                   ("Presence specificity", ("presence", "test", "kaggle_official", "specificity"), "percent"),
+                   ("BRISC mean Dice", ("segmentation", "brisc_validation", "dice", "mean"), "score")],
 }
 """Per model: (label, path into the card, format) of the numbers the sidebar and the model card lead with."""
 
@@ -112,9 +114,11 @@ def reproduce_commands(cards: Mapping[str, Mapping]) -> dict[str, str]:
 
 
 def duplicate_count(card: Mapping | None) -> int | None:
-    """How many official Testing files are byte-identical copies of Training files."""
+    """How many official Testing files are byte-identical copies of Training files (a count, or their list)."""
     duplicates = dig(card, "data", "test_duplicates_of_training")
-    return None if duplicates is None else len(duplicates)
+    if duplicates is None:
+        return None
+    return len(duplicates) if isinstance(duplicates, list) else int(duplicates)
 
 
 def duplicates_sentence(card: Mapping | None) -> str:
@@ -155,25 +159,15 @@ def calibration_table(card: Mapping | None) -> pd.DataFrame:
 
 
 def trials_table(study: Mapping | None) -> pd.DataFrame:
-    """One row per study trial, best first: its hyperparameters, score, size and time."""
+    """One row per study trial, best first (by the study's objective, ``val_score``): hyperparameters, scores, size
+    and time."""
     rows = [{"trial": t.get("number"), **(t.get("params") or {}),
-             **{k: t.get(k) for k in ("val_macro_f1", "val_accuracy", "parameters", "seconds")}}
+             **{k: t.get(k) for k in ("val_score", "val_macro_f1", "val_dice", "val_accuracy", "parameters",
+                                      "seconds")}}
             for t in dig(study, "trials") or []]
     if not rows:
         return pd.DataFrame()
-    return pd.DataFrame(rows).set_index("trial").sort_values("val_macro_f1", ascending=False)
-
-
-def crop_sentence(study: Mapping | None) -> str:
-    """The paired crop comparison in words, e.g. "With the brain crop: validation macro-F1 0.812 (without: 0.798)"."""
-    comparison = dig(study, "crop_comparison") or {}
-    with_crop, without_crop = comparison.get("with_crop"), comparison.get("without_crop")
-    if with_crop is None or without_crop is None:
-        return f"The crop comparison is {NOT_AVAILABLE} in the study card."
-    verdict = "helped" if with_crop > without_crop else "did not help"
-    note = f" ({comparison['note']})" if comparison.get("note") else ""
-    return (f"The brain crop {verdict}: validation macro-F1 {with_crop:.3f} with the crop against "
-            f"{without_crop:.3f} without it{note}.")
+    return pd.DataFrame(rows).set_index("trial").sort_values("val_score", ascending=False)
 
 
 def operating_point(split: Mapping | None) -> dict[str, float | None]:
@@ -186,9 +180,12 @@ def operating_point(split: Mapping | None) -> dict[str, float | None]:
 
 
 def presence_table(card: Mapping | None) -> pd.DataFrame:
-    """Validation (where the threshold was chosen) and each test split of the presence model: size, AUC, average
-    precision and the operating point."""
-    splits = {"validation": dig(card, "validation") or {}, **(dig(card, "test") or {})}
+    """Validation (where the threshold was chosen; one row per source when the card splits it so) and each test
+    split of the presence decision: size, AUC, average precision and the operating point."""
+    validation = dig(card, "validation") or {}
+    by_source = validation and "count" not in validation
+    splits = {**({f"validation_{key}": split for key, split in validation.items()} if by_source
+                 else {"validation": validation}), **(dig(card, "test") or {})}
     rows = {split_label(key): {"Images": split.get("count"), "AUC": split.get("auc"),
                                "Average precision": dig(split, "pr", "average_precision"),
                                **{k.capitalize(): v for k, v in operating_point(split).items()}}
@@ -228,14 +225,6 @@ def false_positive_table(card: Mapping | None) -> pd.DataFrame:
     return _table(rows, ["Slices", "Mean area fraction", "Share with any pixel"])
 
 
-def variants_table(card: Mapping | None) -> pd.DataFrame:
-    """Segmenter variants compared during development; ``chosen`` marks the shipped one."""
-    chosen = dig(card, "chosen_variant")
-    rows = [{**variant, "chosen": variant.get("name") == chosen} for variant in dig(card, "variants") or []]
-    table = pd.DataFrame(rows, columns=["name", "parameters", "val_dice", "seconds", "epochs", "chosen"])
-    return table.set_index("name")
-
-
 def split_counts_sentence(card: Mapping | None) -> str:
     """The classifier's image counts per split, from ``data.counts``."""
     counts = dig(card, "data", "counts") or {}
@@ -245,6 +234,49 @@ def split_counts_sentence(card: Mapping | None) -> str:
              (("train", "training"), ("val", "validation"), ("test", "official test"),
               ("test_deduplicated", "deduplicated test"))]
     return f"Images per split: {', '.join(parts)}."
+
+
+def section_views(card: Mapping | None) -> dict[str, dict]:
+    """The tumour network's card seen as one card per question (type, presence, segmentation), in the shapes the
+    tables above and :mod:`core.figures` read; a missing part reads as absent."""
+    segmentation = dig(card, "segmentation") or {}
+    lgg = dig(segmentation, "lgg_test_patients") or {}
+    return {
+        "type": {"class_names": dig(card, "class_names") or [], "history": dig(card, "history") or {},
+                 "best_epoch": dig(card, "best_epoch"), "calibration": dig(card, "calibration") or {},
+                 "test": {key: split for key, split in (dig(card, "type", "test") or {}).items()},
+                 "data": dig(card, "data") or {}, "run": dig(card, "run") or {}},
+        "presence": {"threshold": dig(card, "presence", "threshold"),
+                     "validation": dig(card, "presence", "validation") or {},
+                     "test": dig(card, "presence", "test") or {}},
+        "segmentation": {"history": dig(card, "history") or {}, "best_epoch": dig(card, "best_epoch"),
+                         "validation": {"brisc": dig(segmentation, "brisc_validation") or {},
+                                        "lgg": {**lgg, "dice": lgg.get("slice_dice")},
+                                        "false_positive_area": dig(segmentation, "false_positive_area") or {}}},
+    }
+
+
+def heatmap_table(card: Mapping | None) -> pd.DataFrame:
+    """Localisation of every heatmap method and layer on validation masks, the default marked."""
+    heatmap = dig(card, "heatmap") or {}
+    rows = [{"Method": row.get("method"), "Layer": row.get("layer"), "Pointing game": row.get("pointing_game"),
+             "Mass inside mask": row.get("mass_inside_mask"), "ms per slice": row.get("ms_per_slice"),
+             "Default": row.get("method") == heatmap.get("default_method")
+             and row.get("layer") == heatmap.get("default_layer")}
+            for row in heatmap.get("candidates") or []]
+    return pd.DataFrame(rows, columns=["Method", "Layer", "Pointing game", "Mass inside mask", "ms per slice",
+                                       "Default"])
+
+
+def training_sentence(card: Mapping | None) -> str:
+    """How long the network trained: epochs, resumed parts, wall time and epochs per hour."""
+    training = dig(card, "training") or {}
+    if not training:
+        return f"The training summary is {NOT_AVAILABLE} in the model card."
+    hours = (training.get("wall_time_s") or 0) / 3600
+    return (f"Trained for {training.get('epochs_run')} epochs in {training.get('parts')} part(s), "
+            f"{hours:.1f} h of wall time ({training.get('epochs_per_hour')} epochs per hour); best epoch "
+            f"{dig(card, 'best_epoch')}.")
 
 
 def architecture_table(cards: Mapping[str, Mapping], titles: Mapping[str, str]) -> pd.DataFrame:

@@ -6,10 +6,10 @@ from pathlib import Path
 import streamlit as st
 
 from core import session_results as sr
-from core.cards import MODELS, weights_dir
+from core.cards import MODELS, TUMOUR_NET, weights_dir
 from core.figures import make_probability_figure
 from core.findings import describe_findings
-from core.gradcam import METHODS
+from core.gradcam import METHODS, default_method
 from core.io import ACCEPTED_EXTENSIONS, SliceChoice, VolumeInfo
 from core.ood import describe_flag, load_detector
 from core.overlay import to_rgb
@@ -87,14 +87,15 @@ def slice_picker_ui(info: VolumeInfo, key: str, current: SliceChoice) -> SliceCh
     return SliceChoice(axis, index, channel, frame, centre, width)
 
 
-def view_controls_ui(class_names: list[str]) -> sr.ViewSettings:
-    """The overlay and heatmap controls in one row above the pictures."""
+def view_controls_ui(class_names: list[str], method: str) -> sr.ViewSettings:
+    """The overlay and heatmap controls in one row above the pictures; ``method`` is the card's default."""
     columns = st.columns([1.2, 2, 1.6, 1.6, 1.6])
     show = columns[0].toggle("Tumour overlay", value=True, key="show_mask")
     opacity = columns[1].slider("Overlay opacity", 0.0, 1.0, 0.4, 0.05, key="mask_opacity", disabled=not show)
     style = columns[2].radio("Overlay style", ["fill", "outline"], horizontal=True, key="mask_style",
                              disabled=not show)
-    method = columns[3].selectbox("Heatmap method", METHODS, key="cam_method", disabled=not class_names)
+    method = columns[3].selectbox("Heatmap method", METHODS, index=METHODS.index(method), key="cam_method",
+                                  disabled=not class_names)
     target = columns[4].selectbox("Heatmap explains", sr.target_options(class_names), key="cam_class",
                                   format_func=class_label, disabled=not class_names)
     return sr.ViewSettings(show, opacity, style, method, target)
@@ -135,7 +136,7 @@ def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> Patient
         st.download_button("Download table (CSV)", sr.csv_bytes(frame), "brain_mri_results.csv", "text/csv",
                            key="download_csv", icon=":material/download:", on_click="ignore")
         st.download_button("Download PDF report (all slices)", mime="application/pdf",
-                           data=lambda: sr.batch_report_pdf(results, models, METHODS[0], patient, cards),
+                           data=lambda: sr.batch_report_pdf(results, models, None, patient, cards),
                            file_name="brain_mri_report.pdf", key="download_pdf_batch",
                            icon=":material/picture_as_pdf:", disabled=not any(r.ok for r in results),
                            on_click="ignore")
@@ -164,7 +165,7 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
     if ood_note:
         st.info(ood_note)
 
-    view = view_controls_ui(analysis.class_names)
+    view = view_controls_ui(analysis.class_names, default_method(models.get(TUMOUR_NET)))
     cam = heatmap(result.digest, choice, view.cam_method, view.cam_target, stamp, result, models)
     panels_ui(sr.slice_panels(result, cam, view))
 
@@ -196,8 +197,7 @@ stamp = sr.weights_stamp(folder)
 models = load_models(str(folder), stamp)
 detector, ood_note = load_ood_check(str(folder), stamp)
 if not models:
-    st.info("No model is installed yet; train the tumour-type model with "
-            f"`{MODELS['classifier']['train']}` (the sidebar lists the others).")
+    st.info(f"No model is installed yet; train the tumour network with `{MODELS[TUMOUR_NET]['train']}`.")
     st.stop()
 uploads = st.file_uploader("Brain MRI slices", key="upload_slices", accept_multiple_files=True,
                            type=ACCEPTED_EXTENSIONS, help="Files stay in this session's memory and are never saved.")

@@ -3,15 +3,16 @@
 import streamlit as st
 
 from core import summaries
-from core.cards import MODELS
+from core.cards import MODELS, TUMOUR_NET
 from pages.common import load_cards
 
 DATA_SOURCES = [
     ("Brain Tumor MRI Dataset (M. Nickparvar, Kaggle), merging figshare (Cheng et al.), SARTAJ and Br35H",
-     "tumour type, tumour presence", "CC0 1.0"),
+     "tumour type (and presence, which follows from it)", "CC0 1.0"),
     ("BRISC 2025 (Fateh et al., arXiv 2506.14318), expert tumour masks", "segmentation", "CC BY 4.0"),
     ("LGG Segmentation Dataset kaggle_3m (Buda et al. 2019; TCGA-LGG via TCIA), FLAIR slices with masks",
-     "presence and segmentation on other patients", "CC BY-NC-SA 4.0, as reported by the uploader"),
+     "type (tumour slices as glioma, empty ones as no tumour) and segmentation, split by patient",
+     "CC BY-NC-SA 4.0, as reported by the uploader"),
 ]
 
 CAVEATS = [
@@ -20,7 +21,9 @@ CAVEATS = [
     "Each prediction looks at one 2D slice; neighbouring slices, other sequences and the clinical history are not "
     "seen.",
     "Kaggle and BRISC images are mostly T1 contrast-enhanced; the LGG set is FLAIR. Other sequences, scanners and "
-    "paediatric scans are outside what the models were trained on.",
+    "paediatric scans are outside what the network was trained on.",
+    "Presence is one minus the probability of no tumour, so it inherits every error of the type head; the mask is "
+    "hidden whenever presence is negative, so a missed tumour also has no outline.",
     "Kaggle images are JPEG screenshots of varied provenance (compression, windowing, annotations, resolution), "
     "not DICOM exports with known acquisition parameters.",
 ]
@@ -54,14 +57,14 @@ for name, model in MODELS.items():
 st.header("Data provenance and licences")
 st.markdown("| Data set | Used for | Licence |\n|---|---|---|\n"
             + "\n".join(f"| {source} | {use} | {licence} |" for source, use, licence in DATA_SOURCES))
-st.markdown(summaries.split_counts_sentence(cards.get("classifier")))
+st.markdown(summaries.split_counts_sentence(cards.get(TUMOUR_NET)))
 
 st.header("Known caveats")
 st.markdown("\n".join(f"- {line}" for line in
-                      [summaries.duplicates_sentence(cards.get("classifier")), *CAVEATS]))
+                      [summaries.duplicates_sentence(cards.get(TUMOUR_NET)), *CAVEATS]))
 
 st.header("Metrics")
-st.markdown("Headline test results from each model's card; the *Model performance* page shows every curve and split.")
+st.markdown("Headline results from the network's card; the *Model performance* page shows every curve and split.")
 st.dataframe(summaries.metrics_summary_table(cards, titles), hide_index=True)
 
 st.header("Limitations")

@@ -1,10 +1,10 @@
-"""Model performance: every number and curve comes from the model cards in the weights folder."""
+"""Model performance: every number and curve comes from the tumour network's card in the weights folder."""
 
 import streamlit as st
 
 from core import figures, summaries
-from core.cards import MODELS
-from core.gallery import dataset_present, load_thumbnail, misclassified_files
+from core.cards import TUMOUR_NET
+from core.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
 from pages.common import load_cards, missing_model_info
 
 GALLERY_SIZE = 24
@@ -33,9 +33,8 @@ def table(frame, what: str) -> None:
         st.dataframe(frame)
 
 
-def classifier_ui(card: dict, study: dict | None) -> None:
-    st.caption(f"Trained {summaries.format_date(card)}; best epoch {card.get('best_epoch', summaries.NOT_AVAILABLE)}.")
-    history_ui("classifier", card, ["loss", "accuracy", "macro_f1"])
+def type_ui(card: dict, study: dict | None) -> None:
+    history_ui("type", card, ["loss", "accuracy", "macro_f1"])
 
     st.subheader("Test results: official split and without duplicates of training images")
     st.markdown(summaries.duplicates_sentence(card))
@@ -48,13 +47,13 @@ def classifier_ui(card: dict, study: dict | None) -> None:
                                                title=summaries.split_label(key)), f"confusion_{key}")
 
     key = st.selectbox("Test split for the curves below", list(tests), format_func=summaries.split_label,
-                       key="classifier_split")
+                       key="type_split")
     split = tests.get(key) or {}
     left, right = st.columns(2)
     with left:
-        plot(figures.make_roc_figure(split.get("roc")), "classifier_roc")
+        plot(figures.make_roc_figure(split.get("roc")), "type_roc")
     with right:
-        plot(figures.make_per_class_figure(split.get("per_class")), "classifier_per_class")
+        plot(figures.make_per_class_figure(split.get("per_class")), "type_per_class")
 
     st.subheader("Calibration")
     st.markdown(f"Temperature scaling, fitted on validation: T = "
@@ -65,7 +64,7 @@ def classifier_ui(card: dict, study: dict | None) -> None:
         table(summaries.calibration_table(card), "The calibration summary")
     with right:
         plot(figures.make_reliability_figure(split.get("calibration"), title="Reliability after scaling"),
-             "classifier_reliability")
+             "type_reliability")
 
     gallery_ui(card, split)
     study_ui(study)
@@ -75,11 +74,11 @@ def gallery_ui(card: dict, split: dict) -> None:
     """The most confident mistakes of the chosen split, when the data set is on this machine."""
     st.subheader("Misclassified test images")
     if not dataset_present(card):
-        root = summaries.dig(card, "data", "root")
+        root = dataset_root(card)
         st.caption(f"The data set is not at {root}, so the images cannot be shown." if root else
                    "The model card does not say where its data set is, so the images cannot be shown.")
         return
-    entries = misclassified_files(split.get("misclassified"), card["data"]["root"], GALLERY_SIZE)
+    entries = misclassified_files(split.get("misclassified"), dataset_root(card), GALLERY_SIZE)
     if not entries:
         st.caption("No misclassified image of this split was found on disk.")
     for start in range(0, len(entries), 6):
@@ -95,14 +94,14 @@ def study_ui(study: dict | None) -> None:
     if study is None:
         st.info(f"No study card ({summaries.STUDY['card']}.json); run `{summaries.STUDY['train']}`.")
         return
-    st.markdown(f"Objective: {study.get('objective', summaries.NOT_AVAILABLE)}. {summaries.crop_sentence(study)}")
-    plot(figures.make_study_figure(study.get("trials")), "classifier_study")
+    st.markdown(f"Objective: {study.get('objective', summaries.NOT_AVAILABLE)}.")
+    plot(figures.make_study_figure(study.get("trials"), objective="val_score"), "study")
     table(summaries.trials_table(study), "The trial list")
 
 
 def presence_ui(card: dict) -> None:
-    st.caption(f"Trained {summaries.format_date(card)}.")
-    history_ui("presence", card, ["loss", "auc"])
+    st.markdown("Presence is one minus the network's calibrated probability of *no tumour*, so it cannot contradict "
+                "the type; the threshold was set on validation slices of both sources.")
     st.subheader("Operating point per split")
     table(summaries.presence_table(card), "The test summary")
     tests = card.get("test") or {}
@@ -116,9 +115,11 @@ def presence_ui(card: dict) -> None:
         plot(figures.make_pr_figure(split.get("pr"), point), "presence_pr")
 
 
-def segmenter_ui(card: dict) -> None:
-    st.caption(f"Trained {summaries.format_date(card)}; variant {card.get('chosen_variant', summaries.NOT_AVAILABLE)}.")
-    history_ui("segmenter", card, ["loss", "dice"])
+def segmentation_ui(card: dict, rules: dict) -> None:
+    st.markdown(f"The mask is drawn only when a tumour is present, without regions smaller than "
+                f"{summaries.format_value(rules.get('min_component_px'), 'count')} pixels at the network's "
+                f"resolution ({rules.get('speck_rule', summaries.NOT_AVAILABLE)}).")
+    history_ui("segmentation", card, ["mask_loss", "dice"])
     st.subheader("Overlap with expert masks")
     table(summaries.segmentation_table(card), "The overlap summary")
     validation = card.get("validation") or {}
@@ -134,21 +135,39 @@ def segmenter_ui(card: dict) -> None:
         table(summaries.dice_groups_table(summaries.dig(validation, "brisc", "by_plane")), "By plane")
     with right:
         patient_mean = summaries.dig(validation, "lgg", "per_patient_mean_dice")
-        st.markdown(f"**LGG Dice per patient** (mean over patients: {summaries.format_value(patient_mean)})")
+        st.markdown(f"**LGG test patients: Dice per patient** (mean: {summaries.format_value(patient_mean)})")
         table(summaries.per_patient_table(card), "The per-patient list")
     st.subheader("Tumour drawn on slices without tumour")
     table(summaries.false_positive_table(card), "The false-positive summary")
-    st.subheader("Variants compared")
-    table(summaries.variants_table(card), "The variant comparison")
+
+
+def heatmap_ui(card: dict) -> None:
+    heatmap = card.get("heatmap") or {}
+    st.markdown(f"Measured on {summaries.format_value(heatmap.get('slices'), 'count')} BRISC validation slices with "
+                "expert masks. *Pointing game*: share of slices whose heatmap peak lies inside the mask dilated by "
+                f"{heatmap.get('dilation_px_at_512', summaries.NOT_AVAILABLE)} px at 512 px; *mass inside mask*: "
+                "share of the heatmap's sum inside the mask. Default: "
+                f"{heatmap.get('default_method', summaries.NOT_AVAILABLE)} at "
+                f"`{heatmap.get('default_layer', summaries.NOT_AVAILABLE)}` "
+                f"({heatmap.get('rule', summaries.NOT_AVAILABLE)}).")
+    table(summaries.heatmap_table(card), "The heatmap comparison")
 
 
 st.title("Model performance")
 cards = load_cards()
-sections = {"classifier": lambda card: classifier_ui(card, cards.get(summaries.STUDY["card"])),
-            "presence": presence_ui, "segmenter": segmenter_ui}
-for tab, name in zip(st.tabs([model["title"] for model in MODELS.values()]), MODELS, strict=True):
-    with tab:
-        if name not in cards:
-            missing_model_info(name)
-        else:
-            sections[name](cards[name])
+if TUMOUR_NET not in cards:
+    missing_model_info(TUMOUR_NET)
+    st.stop()
+network = cards[TUMOUR_NET]
+views = summaries.section_views(network)
+st.caption(f"Trained {summaries.format_date(network)}. {summaries.training_sentence(network)}")
+type_tab, presence_tab, segmentation_tab, heatmap_tab = st.tabs(
+    ["Tumour type", "Tumour presence", "Segmentation", "Heatmaps"])
+with type_tab:
+    type_ui(views["type"], cards.get(summaries.STUDY["card"]))
+with presence_tab:
+    presence_ui(views["presence"])
+with segmentation_tab:
+    segmentation_ui(views["segmentation"], network.get("segmentation") or {})
+with heatmap_tab:
+    heatmap_ui(network)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a folder of tiny untrained models whose answers are fixed by their output biases."""
+"""Shared fixtures: a folder holding a tiny untrained network whose answers are fixed by its output biases."""
 
 from __future__ import annotations
 
@@ -25,53 +25,53 @@ def _bias_logits(model, index: int) -> None:
     layer.set_weights([kernel * 0.01, bias])
 
 
-def build_bright_segmenter(size: int, threshold: float = 0.8):
-    """A one-layer "segmenter" that outlines pixels brighter than ``threshold`` (after preprocessing).
+def build_tiny_network(size: int = TINY_SIZE):
+    """A flat two-headed network with the tumour network's layer names and fixed answers.
 
-    An untrained U-Net marks nearly every pixel, which tests nothing; this one finds the bright blob of
+    The type head (a convolution named ``last_conv`` for Grad-CAM, pooling, ``logits``, softmax ``type``) says
+    "glioma" on every slice. The ``mask`` head outlines pixels brighter than 0.8 after preprocessing: an untrained
+    U-Net marks nearly every pixel, which tests nothing, while this finds the bright blob of
     :func:`helpers.brain_slice`, so masks, areas and Dice scores have known, plausible values.
     """
     import keras
 
     inputs = keras.Input((size, size, 1), name="image")
-    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(inputs)
-    model = keras.Model(inputs, outputs, name="bright_segmenter")
+    features = keras.layers.Conv2D(4, 3, strides=4, padding="same", activation="relu", name="last_conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    logits = keras.layers.Dense(len(CLASS_NAMES), dtype="float32", name="logits")(pooled)
+    probs = keras.layers.Activation("softmax", dtype="float32", name="type")(logits)
+    mask = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(inputs)
+    model = keras.Model(inputs, {"type": probs, "mask": mask}, name="tiny_tumour_net")
+    _bias_logits(model, CLASS_NAMES.index("glioma"))
     steepness = 40.0
-    model.get_layer("mask").set_weights([np.full((1, 1, 1, 1), steepness), np.array([-steepness * threshold])])
+    model.get_layer("mask").set_weights([np.full((1, 1, 1, 1), steepness), np.array([-steepness * 0.8])])
     return model
 
 
-def save_disagreeing_models(weights_dir: Path) -> Path:
-    """Classifier, presence model and segmenter (64 x 64 input) that always disagree in the same way.
+TINY_CARD = {
+    "class_names": CLASS_NAMES,
+    "calibration": {"temperature": 1.0},
+    "presence": {"threshold": 0.5},
+    "segmentation": {"min_component_px": 4},
+    "architecture": {"gradcam_layer": "last_conv", "gradcam_method": "Grad-CAM++", "logits_layer": "logits",
+                     "mask_layer": "mask", "type_layer": "type"},
+}
+"""What the app reads from the network's card: classes, input, temperature, presence threshold, speck size, layers."""
 
-    The classifier says "notumor" and the presence model says "tumour" on every slice, so each analysis carries
-    the disagreement sentence; the segmenter outlines bright pixels. The cards hold what the app reads (class
-    names, input spec, temperature, threshold, logits and Grad-CAM layers).
-    """
+
+def save_tiny_network(weights_dir: Path) -> Path:
+    """``weights_dir/tumour_net.keras`` (64 x 64 input) and its card; returns the folder."""
     import keras
 
-    from training.architectures import build_classifier
-
     keras.utils.set_random_seed(0)
-    spec = InputSpec(size=TINY_SIZE).to_dict()
-    classifier = build_classifier(size=TINY_SIZE, channels=1, n_classes=4, width=8, depth=2)
-    _bias_logits(classifier, CLASS_NAMES.index("notumor"))
-    presence = build_classifier(size=TINY_SIZE, channels=1, n_classes=1, width=8, depth=2)
-    _bias_logits(presence, 0)
-    models = {
-        "classifier": (classifier, {"class_names": CLASS_NAMES, "calibration": {"temperature": 1.0},
-                                    "architecture": {"gradcam_layer": "last_conv", "logits_layer": "logits"}}),
-        "presence": (presence, {"threshold": 0.5, "architecture": {"logits_layer": "logits"}}),
-        "segmenter": (build_bright_segmenter(TINY_SIZE), {}),
-    }
     weights_dir.mkdir(parents=True, exist_ok=True)
-    for name, (model, card) in models.items():
-        model.save(weights_dir / f"{name}.keras")
-        write_evaluation({"name": name, "input": spec, **card}, weights_dir / f"{name}.json")
+    build_tiny_network().save(weights_dir / "tumour_net.keras")
+    write_evaluation({"name": "tumour_net", "input": InputSpec(size=TINY_SIZE).to_dict(), **TINY_CARD},
+                     weights_dir / "tumour_net.json")
     return weights_dir
 
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
-    """A weights folder with all three tiny models, built once per test session."""
-    return save_disagreeing_models(tmp_path_factory.mktemp("tiny_weights"))
+    """A weights folder with the tiny network, built once per test session."""
+    return save_tiny_network(tmp_path_factory.mktemp("tiny_weights"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from fixtures_images import brats_bytes, nifti_bytes
@@ -16,7 +14,7 @@ from core.registry import MODELS
 from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the models
-DISAGREEMENT = "The type model says no tumour, but the presence model finds a tumour"
+DISAGREEMENT = "A tumour is reported, but the network outlines no region large enough to show."
 GOOD = [("first.png", encode(brain_slice(128, 160, seed=1))),
         ("second.jpg", encode(brain_slice(96, 96, seed=2), "JPEG"))]
 BAD = [("empty.png", b""), ("letter.png", b"%PDF-1.7\n1 0 obj << >> endobj\n"),
@@ -62,7 +60,7 @@ def test_without_upload_one_sentence_says_what_to_upload(open_app, tiny_weights)
 def test_without_models_one_sentence_names_the_training_command(open_app, tmp_path):
     at = open_app(tmp_path)
     assert_no_exception(at)
-    assert len(at.main.info) == 1 and MODELS["classifier"]["train"] in at.main.info[0].value
+    assert len(at.main.info) == 1 and MODELS["tumour_net"]["train"] in at.main.info[0].value
     assert not at.get("file_uploader")
 
 
@@ -71,13 +69,14 @@ def test_batch_gives_table_row_and_error_sentence_per_file(open_app, tiny_weight
     assert_no_exception(at)
     table = at.dataframe[0].value
     assert list(table["File"]) == [name for name, _ in GOOD + BAD]
-    assert list(table["Tumour type"][:2]) == ["no tumour", "no tumour"]
+    assert list(table["Tumour type"][:2]) == ["glioma", "glioma"]
+    assert list(table["Tumour present"][:2]) == ["yes", "yes"] and all(table["Area (px)"][:2] > 0)
     expected_errors = [sr.analyse_upload(data, name, {}).error for name, data in BAD]
     assert [error.value for error in at.error] == expected_errors
     assert list(table["Problem"][2:]) == expected_errors
-    assert any(DISAGREEMENT in warning.value for warning in at.main.warning)
+    assert not any(DISAGREEMENT in warning.value for warning in at.main.warning)  # the blob is outlined
     assert [metric.label for metric in at.metric] == ["Tumour type", "Tumour present", "Tumour area"]
-    assert captions(at) == ["Original (PNG)", "Tumour region (red)", "Where the type model looked (Grad-CAM++)"]
+    assert captions(at) == ["Original (PNG)", "Tumour region (red)", "Where the network looked (Grad-CAM++)"]
     assert {button.key for button in at.get("download_button")} == {
         "download_csv", "download_pdf_batch", "download_pdf_slice"}
 
@@ -96,7 +95,7 @@ def test_overlay_and_heatmap_controls_redraw_the_slice(open_app, tiny_weights):
     at.selectbox(key="cam_class").set_value("glioma")
     at.run()
     assert_no_exception(at)
-    assert captions(at)[1:] == ["Tumour region (red)", "Where the type model looked (Grad-CAM)"]
+    assert captions(at)[1:] == ["Tumour region (red)", "Where the network looked (Grad-CAM)"]
 
 
 def test_selectbox_opens_each_file_including_a_failed_one(open_app, tiny_weights):
@@ -108,19 +107,6 @@ def test_selectbox_opens_each_file_including_a_failed_one(open_app, tiny_weights
     assert_no_exception(at)
     assert not at.get("image") and not at.metric
     assert at.error[-1].value.startswith("letter.png is a PDF document")
-
-
-def test_missing_model_reads_not_installed_and_names_its_command(open_app, tiny_weights, tmp_path):
-    for suffix in (".keras", ".json"):
-        shutil.copy(tiny_weights / f"classifier{suffix}", tmp_path / f"classifier{suffix}")
-    at = upload(open_app(tmp_path), GOOD[:1])
-    assert_no_exception(at)
-    row = at.dataframe[0].value.iloc[0]
-    assert row["Tumour present"] == "not installed"
-    values = {metric.label: metric.value for metric in at.metric}
-    assert values["Tumour present"] == values["Tumour area"] == "not installed"
-    notes = " ".join(info.value for info in at.main.info)
-    assert MODELS["presence"]["train"] in notes and MODELS["segmenter"]["train"] in notes
 
 
 def test_brats_file_offers_its_channels_and_compares_with_its_mask(open_app, tiny_weights):

@@ -7,7 +7,7 @@ import pytest
 from fake_cards import write_fake_cards
 from streamlit.testing.v1 import AppTest, app_test
 
-from core.cards import WEIGHTS_ENV
+from core.cards import DATA_ENV, WEIGHTS_ENV
 from core.summaries import DISCLAIMER
 from training.apptest_support import NavigationPagesManager
 
@@ -38,10 +38,11 @@ def open_page(monkeypatch):
 
 
 @pytest.fixture
-def full_weights(tmp_path):
+def full_weights(tmp_path, monkeypatch):
     folder = tmp_path / "weights"
     folder.mkdir()
     write_fake_cards(folder, tmp_path / "data")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
     return folder
 
 
@@ -60,9 +61,7 @@ def test_every_page_renders_without_any_card_and_names_the_training_commands(ope
     text = visible_text(at)
     assert DISCLAIMER in [w.value for w in at.sidebar.warning]
     assert "not installed" in text
-    for command in ("python -m training.train_classifier", "python -m training.train_presence",
-                    "python -m training.train_segmenter"):
-        assert command in text
+    assert "python -m training.train_tumour_net" in text
 
 
 def test_analyse_is_the_default_page(empty_weights, monkeypatch):
@@ -80,7 +79,7 @@ def test_pages_render_complete_cards(open_page, full_weights, page):
     text = visible_text(at)
     assert DISCLAIMER in text
     assert "installed, trained 2026-11-22 06:29" in text
-    assert "Test accuracy 95.2% · Test macro-F1 0.942" in text
+    assert "Type accuracy 95.2% · Type macro-F1 0.942" in text
     assert "not installed" not in text
     assert "215 byte-identical copies" in text
 
@@ -89,38 +88,38 @@ def test_performance_page_shows_every_model_section(open_page, full_weights):
     at = open_page("pages/performance.py", full_weights)
     text = visible_text(at)
     for heading in ("Training curves", "Calibration", "Hyperparameter study", "Operating point per split",
-                    "Overlap with expert masks", "Variants compared"):
+                    "Overlap with expert masks", "Tumour drawn on slices without tumour"):
         assert heading in text
-    assert "The brain crop helped" in text
+    assert "Trained for 4 epochs in 2 part(s)" in text and "Grad-CAM at `stage3`" in text
+    assert "without regions smaller than 32 pixels" in text
     assert {chart.key for chart in at.get("plotly_chart")} == {
-        "classifier_history_loss", "classifier_history_accuracy", "classifier_history_macro_f1", "confusion_official",
-        "confusion_deduplicated", "classifier_roc", "classifier_per_class", "classifier_reliability",
-        "classifier_study", "presence_history_loss", "presence_history_auc", "presence_roc", "presence_pr",
-        "segmenter_history_loss", "segmenter_history_dice", "dice_brisc", "dice_lgg"}
+        "type_history_loss", "type_history_accuracy", "type_history_macro_f1", "confusion_kaggle_official",
+        "confusion_kaggle_deduplicated", "type_roc", "type_per_class", "type_reliability", "study", "presence_roc",
+        "presence_pr", "segmentation_history_mask_loss", "segmentation_history_dice", "dice_brisc", "dice_lgg"}
     assert len(at.get("image")) == 2  # the third official mistake is not on disk
 
 
 def test_performance_widgets_switch_normalisation_and_split(open_page, full_weights):
     at = open_page("pages/performance.py", full_weights)
     at.toggle(key="confusion_normalise").set_value(True)
-    at.selectbox(key="classifier_split").set_value("deduplicated")
-    at.selectbox(key="presence_split").set_value("lgg_patients")
+    at.selectbox(key="type_split").set_value("kaggle_deduplicated")
+    at.selectbox(key="presence_split").set_value("lgg_test_patients")
     at.run()
     assert_no_exception(at)
-    assert at.selectbox(key="classifier_split").value == "deduplicated"
+    assert at.selectbox(key="type_split").value == "kaggle_deduplicated"
 
 
 def test_model_card_page_lists_recorded_commands(open_page, full_weights):
     at = open_page("pages/model_card.py", full_weights)
     codes = [c.value for c in at.code]
-    assert "python -m training.tune_classifier --trials=4" in codes
-    assert "python -m training.train_classifier --epochs=3" in codes
+    assert "python -m training.tune_tumour_net --trials=3" in codes
+    assert "python -m training.train_tumour_net --epochs=3" in codes
 
 
 def test_gallery_says_why_when_the_data_set_is_elsewhere(open_page, full_weights, tmp_path):
-    card = json.loads((full_weights / "classifier.json").read_text())
-    card["data"]["root"] = str(tmp_path / "moved")
-    (full_weights / "classifier.json").write_text(json.dumps(card))
+    card = json.loads((full_weights / "tumour_net.json").read_text())
+    card["data"]["root"] = "moved"
+    (full_weights / "tumour_net.json").write_text(json.dumps(card))
     at = open_page("pages/performance.py", full_weights)
     assert_no_exception(at)
     assert f"The data set is not at {tmp_path / 'moved'}" in visible_text(at)
@@ -130,9 +129,9 @@ def test_gallery_says_why_when_the_data_set_is_elsewhere(open_page, full_weights
 def test_pages_survive_cards_with_missing_parts(open_page, tmp_path, page):
     weights = tmp_path / "partial"
     weights.mkdir()
-    for name in ("classifier", "presence", "segmenter", "classifier_study"):
+    for name in ("tumour_net", "tumour_net_study"):
         (weights / f"{name}.json").write_text(json.dumps({"task": name}))
-        (weights / f"{name}.keras").write_bytes(b"")
+    (weights / "tumour_net.keras").write_bytes(b"")
     at = open_page(page, weights)
     assert_no_exception(at)
     assert "not available" in visible_text(at)

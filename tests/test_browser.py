@@ -151,10 +151,10 @@ def test_upload_two_slices_adjust_download_and_visit_every_page(app_url, page, s
     expect(page.get_by_role("heading", name="Analyse")).to_be_visible(timeout=RESULT_MS)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
     expect(caption(page, "Tumour region (red)")).to_be_visible(timeout=RESULT_MS)
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text("no tumour")
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("glioma")
     expect(page.get_by_text("Results for 2 files")).to_be_visible()
-    expect(page.get_by_text("The type model says no tumour, but the presence model finds a tumour")).to_be_visible()
-    expect(caption(page, "Where the type model looked (Grad-CAM++)")).to_be_visible()
+    expect(page.get_by_text("Its tumour probability, one minus that of no tumour")).to_be_visible()
+    expect(caption(page, "Where the network looked (Grad-CAM++)")).to_be_visible()
     assert_no_exception(page)
     snap(page, screens / "1_analyse_results.png")
 
@@ -173,7 +173,7 @@ def test_upload_two_slices_adjust_download_and_visit_every_page(app_url, page, s
 
     rows = list(csv.DictReader(io.StringIO(download(page, "Download table (CSV)").decode("utf-8-sig"))))
     assert [row["File"] for row in rows] == list(UPLOADS)
-    assert {row["Tumour type"] for row in rows} == {"no tumour"} and {row["Problem"] for row in rows} == {""}
+    assert {row["Tumour type"] for row in rows} == {"glioma"} and {row["Problem"] for row in rows} == {""}
     assert f"{int(rows[1]['Area (px)']):,} px" == page.get_by_test_id("stMetricValue").nth(2).inner_text()
     assert download(page, "Download PDF report (this slice)").startswith(b"%PDF")
 

@@ -22,7 +22,7 @@ GOOD = {  # relative path -> (height, width); both scan.png files share a stem o
 }
 BROKEN = ["broken/empty.png", "broken/notes.png", "broken/deep/truncated.png"]
 KEYS = {"file", "error", "type", "probabilities", "tumour_probability", "tumour_present", "mask_area_px",
-        "mask_area_fraction", "mask_file"}
+        "mask_area_fraction", "mask_file", "heatmap_file"}
 
 
 def write_inputs(root: Path) -> None:
@@ -46,7 +46,7 @@ def run(
     inputs, out, masks = tmp / "inputs", tmp / "out.json", tmp / "masks"
     write_inputs(inputs)
     command = [sys.executable, "-m", "core", "predict", str(inputs), "--json", str(out), "--masks-dir", str(masks),
-               "--weights", str(tiny_weights)]
+               "--heatmaps-dir", str(tmp / "heatmaps"), "--weights", str(tiny_weights)]
     process = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     records = json.loads(out.read_text()) if out.exists() else []
     return process, {Path(r["file"]).relative_to(inputs).as_posix(): r for r in records}
@@ -76,7 +76,7 @@ def test_broken_files_get_one_sentence_naming_them(run: tuple) -> None:
         error = record["error"]
         assert error.startswith(Path(relative).name) and error.endswith(".")
         assert "\n" not in error and not re.search(r"[.!?]\s+[A-Z]", error), error
-        assert record["type"] is None and record["mask_file"] is None
+        assert record["type"] is None and record["mask_file"] is None and record["heatmap_file"] is None
 
 
 def test_masks_are_written_with_the_input_size_and_stem(run: tuple) -> None:
@@ -99,3 +99,14 @@ def test_masks_of_same_named_files_in_different_folders_do_not_overwrite_each_ot
     for relative, mask_file in mask_files.items():
         with Image.open(mask_file) as image:
             assert image.size == GOOD[relative][::-1]
+
+
+def test_heatmaps_are_grey_pngs_of_the_input_size_beside_the_masks_naming(run: tuple) -> None:
+    records = run[1]
+    for relative, (height, width) in GOOD.items():
+        heatmap_file = Path(records[relative]["heatmap_file"])
+        assert heatmap_file.stem == Path(relative).stem
+        assert heatmap_file.parent.name == Path(records[relative]["mask_file"]).parent.name
+        with Image.open(heatmap_file) as image:
+            assert image.mode == "L" and image.size == (width, height)
+            assert np.asarray(image).max() > 0

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from helpers import CLASS_NAMES, brain_slice, write_image
 
-import training.data
+import training.tumour_data
 from core.io import read_image
 from core.preprocess import InputSpec, preprocess_slice
-from training.data import Sample, list_samples, load_arrays, load_kaggle_splits, split_train_val
+from training.data import list_samples, load_kaggle_splits, split_train_val
+from training.tumour_data import LabelledSlice, load_slices
 
 TRAINING_PER_CLASS, TESTING_PER_CLASS = 8, 3
 
@@ -83,13 +84,22 @@ def test_missing_class_folder_raises_file_not_found(kaggle_root: Path) -> None:
 def test_training_loader_and_app_prepare_a_file_identically(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: InputSpec
 ) -> None:
-    monkeypatch.setattr(training.data, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(training.tumour_data, "CACHE_DIR", tmp_path / "cache")
     path = write_image(tmp_path / "scan.jpg", brain_slice(60, 84, seed=7))
-    samples = [Sample(str(path), 2, "md5-of-scan")]
+    slices = [LabelledSlice(str(path), 2, None, True, "kaggle")]
     app = preprocess_slice(read_image(path.read_bytes(), "scan.jpg").pixels, spec)
     for _ in range(2):  # the first call fills the cache, the second reads it back
-        x, y = load_arrays(samples, spec, workers=1)
-        assert x.shape == (1, *app.shape) and y.tolist() == [2]
+        arrays = load_slices(slices, spec, workers=1)
+        assert arrays.x.shape == (1, *app.shape) and arrays.labels.tolist() == [2]
         # The cache stores float16: about 3 significant digits.
-        np.testing.assert_allclose(x[0].astype(np.float32), app, atol=1e-3)
-    assert len(list((tmp_path / "cache").glob("arrays-*.npz"))) == 1
+        np.testing.assert_allclose(arrays.x[0].astype(np.float32), app, atol=1e-3)
+    assert len(list((tmp_path / "cache").glob("labelled-*.npz"))) == 1
+
+
+def test_cache_key_changes_with_the_preprocessing_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training.tumour_data, "CACHE_DIR", tmp_path / "cache")
+    path = write_image(tmp_path / "scan.jpg", brain_slice(60, 84, seed=8))
+    load_slices([LabelledSlice(str(path), 0, None, False, "kaggle")], InputSpec(size=32), workers=1)
+    monkeypatch.setattr(training.tumour_data, "preprocessing_fingerprint", lambda: "edited preprocessing")
+    load_slices([LabelledSlice(str(path), 0, None, False, "kaggle")], InputSpec(size=32), workers=1)
+    assert len(list((tmp_path / "cache").glob("labelled-*.npz"))) == 2

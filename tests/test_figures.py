@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from fake_cards import CLASS_NAMES, classifier_card, presence_card, segmenter_card, study_card
+from fake_cards import CLASS_NAMES, presence_view, segmentation_view, study_card, type_view
 
 from core import figures
 from core.summaries import operating_point
@@ -14,7 +14,7 @@ from core.summaries import operating_point
 
 @pytest.fixture
 def classifier(tmp_path):
-    return classifier_card(tmp_path)
+    return type_view(tmp_path)
 
 
 def is_unavailable(fig: go.Figure) -> bool:
@@ -37,7 +37,7 @@ def test_class_colours_are_fixed_and_unknown_names_stable():
 
 
 def test_figures_build_from_a_complete_classifier_card(classifier):
-    split = classifier["test"]["official"]
+    split = classifier["test"]["kaggle_official"]
     history = figures.make_history_figure(classifier["history"], "macro_f1", classifier["best_epoch"])
     assert [trace.name for trace in history.data] == ["train", "validation"]
     assert list(history.data[0].x) == [1, 2, 3, 4]
@@ -54,7 +54,7 @@ def test_figures_build_from_a_complete_classifier_card(classifier):
 
 
 def test_confusion_matrix_counts_and_row_shares(classifier):
-    matrix = classifier["test"]["official"]["confusion_matrix"]
+    matrix = classifier["test"]["kaggle_official"]["confusion_matrix"]
     counts = figures.make_confusion_figure(matrix, CLASS_NAMES, normalise=False)
     assert counts.data[0].text[0][0] == "20"
     shares = figures.make_confusion_figure(matrix, CLASS_NAMES, normalise=True)
@@ -67,7 +67,7 @@ def test_confusion_matrix_with_an_empty_row_does_not_divide_by_zero():
 
 
 def test_binary_curves_mark_the_operating_point():
-    split = presence_card()["test"]["kaggle_official"]
+    split = presence_view()["test"]["kaggle_official"]
     point = operating_point(split)
     roc = figures.make_binary_roc_figure(split["roc"], point)
     marker = roc.data[-1]
@@ -79,7 +79,7 @@ def test_binary_curves_mark_the_operating_point():
 
 
 def test_dice_histogram_uses_bin_edges():
-    histogram = segmenter_card()["validation"]["brisc"]["dice"]["histogram"]
+    histogram = segmentation_view()["validation"]["brisc"]["dice"]["histogram"]
     fig = figures.make_histogram_figure(histogram, "Dice")
     np.testing.assert_allclose(fig.data[0].x, [0.125, 0.375, 0.625, 0.875])
 
@@ -87,9 +87,9 @@ def test_dice_histogram_uses_bin_edges():
 def test_study_figure_has_one_axis_per_parameter_and_the_score():
     fig = figures.make_study_figure(study_card()["trials"])
     labels = [d.label for d in fig.data[0].dimensions]
-    assert labels == ["image size", "crop", "width", "depth", "learning rate", "dropout", "Validation macro-F1"]
-    crop = fig.data[0].dimensions[1]
-    assert list(crop.ticktext) == ["False", "True"]
+    assert labels == ["learning rate", "dropout", "mask loss weight", "base filters", "Validation score"]
+    flags = figures.make_study_figure([{"params": {"crop": flag}, "val_score": 0.5} for flag in (True, False)])
+    assert list(flags.data[0].dimensions[0].ticktext) == ["False", "True"]
 
 
 @pytest.mark.parametrize("build", [

@@ -2,20 +2,26 @@
 
 import numpy as np
 import pytest
-from fake_cards import classifier_card, write_fake_cards
+from fake_cards import tumour_net_card, write_fake_cards
 
-from core.gallery import dataset_present, load_thumbnail, misclassified_files
+from core.cards import DATA_ENV
+from core.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
 
 
 @pytest.fixture
-def card(tmp_path):
+def card(tmp_path, monkeypatch):
     weights, data = tmp_path / "weights", tmp_path / "data"
     weights.mkdir()
-    return write_fake_cards(weights, data)["classifier"]
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    return write_fake_cards(weights, data)["tumour_net"]
+
+
+def mistakes(card: dict) -> list[dict]:
+    return card["type"]["test"]["kaggle_official"]["misclassified"]
 
 
 def test_thumbnail_keeps_aspect_and_unit_range(card):
-    image = load_thumbnail(card["test"]["official"]["misclassified"][0]["file"], size=32)
+    image = load_thumbnail(dataset_root(card) / mistakes(card)[0]["file"], size=32)
     assert image.shape == (24, 32) and image.dtype == np.float32
     assert 0.0 <= image.min() and image.max() <= 1.0
 
@@ -27,13 +33,13 @@ def test_missing_or_unreadable_files_give_none(tmp_path):
 
 
 def test_misclassified_files_resolve_relative_paths_skip_missing_and_put_confident_first(card):
-    entries = misclassified_files(card["test"]["official"]["misclassified"], card["data"]["root"])
+    entries = misclassified_files(mistakes(card), dataset_root(card))
     assert [e["probability"] for e in entries] == [0.91, 0.62]
     assert entries[1]["path"].endswith("Testing/meningioma/b.png")
-    assert len(misclassified_files(card["test"]["official"]["misclassified"], card["data"]["root"], limit=1)) == 1
+    assert len(misclassified_files(mistakes(card), dataset_root(card), limit=1)) == 1
 
 
-def test_dataset_present_follows_the_card_root(tmp_path, card):
-    assert dataset_present(card)
-    assert not dataset_present(classifier_card(tmp_path / "elsewhere"))
-    assert not dataset_present({})
+def test_dataset_root_is_relative_to_the_data_folder(tmp_path, card):
+    assert dataset_root(card) == tmp_path / "data" and dataset_present(card)
+    assert not dataset_present(tumour_net_card(tmp_path / "elsewhere"))
+    assert not dataset_present({}) and dataset_root({}) is None

@@ -1,4 +1,4 @@
-"""Contracts of core.ood (the out-of-distribution guard) and its fitting script, on the tiny untrained classifier."""
+"""Contracts of core.ood (the out-of-distribution guard) and its fitting script, on the tiny untrained network."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def weights(tiny_weights: Path, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def classifier(weights: Path) -> LoadedModel:
-    return load_model("classifier", weights)
+    return load_model("tumour_net", weights)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_saved_detector_loads_with_the_same_scores(classifier: LoadedModel, dete
     batch = brain_batch(classifier, range(300, 305))
     np.testing.assert_allclose(ood.ood_scores(batch, classifier, loaded), ood.ood_scores(batch, classifier, detector))
     assert loaded.threshold_ == detector.threshold_
-    assert loaded.card["classifier_sha256"] == ood.file_sha256(weights / "classifier.keras")
+    assert loaded.card["model_sha256"] == ood.file_sha256(weights / "tumour_net.keras")
 
 
 def test_absent_detector_is_not_installed_and_names_the_fit_command(tiny_weights: Path) -> None:
@@ -115,14 +115,14 @@ def test_absent_detector_is_not_installed_and_names_the_fit_command(tiny_weights
         ood.load_detector(tiny_weights)
 
 
-def test_detector_of_another_classifier_is_refused(detector: ood.OodDetector, weights: Path, tmp_path: Path) -> None:
+def test_detector_of_another_network_is_refused(detector: ood.OodDetector, weights: Path, tmp_path: Path) -> None:
     ood.save_detector(detector, weights)
     for path in weights.iterdir():
         shutil.copy(path, tmp_path / path.name)
-    with open(tmp_path / "classifier.keras", "ab") as handle:  # a retrained classifier: other bytes
+    with open(tmp_path / "tumour_net.keras", "ab") as handle:  # a retrained network: other bytes
         handle.write(b"\0")
     assert ood.load_available_detector(tmp_path) is None
-    with pytest.raises(ModelMissingError, match="another classifier"):
+    with pytest.raises(ModelMissingError, match="another network"):
         ood.load_detector(tmp_path)
 
 

@@ -50,7 +50,7 @@ def weights(tiny_weights: Path, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("privacy_weights")
     for path in tiny_weights.iterdir():
         shutil.copy(path, folder / path.name)
-    classifier = load_available_models(folder)["classifier"]
+    classifier = load_available_models(folder)["tumour_net"]
     slices = np.stack([preprocess_slice(brain_slice(72, 96, seed=s), classifier.spec) for s in range(40)])
     ood.save_detector(ood.fit_detector(slices[:30], np.zeros(30, dtype=int), slices[30:], classifier), folder)
     sr.analyse_upload(encode(brain_slice(seed=99)), "warm-up.png", load_available_models(folder))
@@ -108,8 +108,8 @@ def analyse_everything(data: bytes, folder: Path) -> bytes:
     models, detector = load_available_models(folder), ood.load_detector(folder)
     result = sr.analyse_upload(data, "scan.png", models)
     assert result.ok, result.error
-    ood.ood_score(result.scan.pixels, models["classifier"], detector)
-    predict_type_tta(result.scan, models["classifier"])
+    ood.ood_score(result.scan.pixels, models["tumour_net"], detector)
+    predict_type_tta(result.scan, models["tumour_net"])
     heatmaps = [sr.explain(result, models, method) for method in ("Grad-CAM++", "Grad-CAM", "Score-CAM")]
     return sr.report_pdf([result], heatmaps[:1], "Grad-CAM++", PatientFields(name="Test Patient"), read_cards(folder))
 

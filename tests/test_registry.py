@@ -9,23 +9,23 @@ import numpy as np
 import pytest
 from helpers import CLASS_NAMES
 
-from core.cards import MODELS, WEIGHTS_ENV, read_cards, read_evaluation, write_evaluation
+from core.cards import MODELS, WEIGHTS_ENV, read_cards, write_evaluation
 from core.metrics import softmax
 from core.registry import ModelMissingError, load_available_models, load_model
 
 
 def test_model_without_its_card_is_refused_naming_the_train_command(tmp_path: Path, tiny_weights: Path) -> None:
-    shutil.copy(tiny_weights / "classifier.keras", tmp_path / "classifier.keras")
+    shutil.copy(tiny_weights / "tumour_net.keras", tmp_path / "tumour_net.keras")
     with pytest.raises(ModelMissingError) as err:
-        load_model("classifier", tmp_path)
-    assert "classifier.json" in str(err.value) and MODELS["classifier"]["train"] in str(err.value)
+        load_model("tumour_net", tmp_path)
+    assert "tumour_net.json" in str(err.value) and MODELS["tumour_net"]["train"] in str(err.value)
 
 
 def test_missing_weights_are_refused_even_with_a_card(tmp_path: Path, tiny_weights: Path) -> None:
-    shutil.copy(tiny_weights / "segmenter.json", tmp_path / "segmenter.json")
+    shutil.copy(tiny_weights / "tumour_net.json", tmp_path / "tumour_net.json")
     with pytest.raises(ModelMissingError) as err:
-        load_model("segmenter", tmp_path)
-    assert "python -m training.train_segmenter" in str(err.value)
+        load_model("tumour_net", tmp_path)
+    assert "python -m training.train_tumour_net" in str(err.value)
     assert issubclass(ModelMissingError, FileNotFoundError)
 
 
@@ -34,36 +34,37 @@ def test_empty_weights_folder_gives_no_models(tmp_path: Path) -> None:
     assert read_cards(tmp_path) == {}
 
 
-def test_saved_model_loads_with_its_card_and_predicts(tiny_weights: Path) -> None:
+def test_saved_network_loads_with_its_card_and_answers_in_one_pass(tiny_weights: Path) -> None:
     models = load_available_models(tiny_weights)
     assert set(models) == set(MODELS)
-    classifier = models["classifier"]
-    assert classifier.class_names == CLASS_NAMES
-    size = classifier.spec.size
-    assert classifier.model.input_shape[1:] == (size, size, classifier.spec.channels)
+    network = models["tumour_net"]
+    assert network.class_names == CLASS_NAMES
+    size = network.spec.size
+    assert network.model.input_shape[1:] == (size, size, network.spec.channels)
     batch = np.random.default_rng(0).random((3, size, size, 1), dtype=np.float32)
-    logits = classifier.predict_raw(batch)
-    assert logits.shape == (3, 4)
-    # The card names the logits layer, so predict_raw returns the values the model's softmax turns into probs.
-    np.testing.assert_allclose(softmax(logits), classifier.model(batch, training=False), atol=1e-5)
-    assert models["segmenter"].predict_raw(batch).shape == (3, size, size, 1)
+    outputs = network.predict_outputs(batch)
+    assert outputs["logits"].shape == (3, 4) and outputs["mask"].shape == (3, size, size, 1)
+    # The card names the logits layer, so the logits are what the model's softmax turns into probabilities.
+    np.testing.assert_allclose(softmax(outputs["logits"]), network.model(batch, training=False)["type"], atol=1e-5)
+    np.testing.assert_allclose(network.predict_raw(batch), outputs["logits"])
+    assert network.type_model.output_shape == (None, 4)
 
 
-def test_predict_raw_gives_the_model_output_when_the_card_names_no_logits_layer(
-    tmp_path: Path, tiny_weights: Path
-) -> None:
-    shutil.copy(tiny_weights / "classifier.keras", tmp_path / "classifier.keras")
-    card = read_evaluation(tiny_weights / "classifier.json")
-    card.pop("architecture")
-    write_evaluation(card, tmp_path / "classifier.json")
-    classifier = load_model("classifier", tmp_path)
-    size = classifier.spec.size
-    probs = classifier.predict_raw(np.random.default_rng(0).random((2, size, size, 1), dtype=np.float32))
+def test_predict_raw_gives_the_model_output_when_the_card_names_no_logits_layer(tmp_path: Path) -> None:
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(4, activation="softmax")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(tmp_path / "tumour_net.keras")
+    write_evaluation({"input": {"size": 8}, "class_names": CLASS_NAMES}, tmp_path / "tumour_net.json")
+    model = load_model("tumour_net", tmp_path)
+    probs = model.predict_raw(np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert model.type_model is model.model
 
 
 def test_models_load_from_the_folder_named_by_the_environment(
     tiny_weights: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(WEIGHTS_ENV, str(tiny_weights))
-    assert load_model("presence").card["threshold"] == 0.5
+    assert load_model("tumour_net").card["presence"]["threshold"] == 0.5

@@ -10,18 +10,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
-from fake_cards import CLASS_NAMES, classifier_card, presence_card, segmenter_card
+from conftest import save_tiny_network
+from fake_cards import CLASS_NAMES, tumour_net_card
 from PIL import Image
 from pypdf import PdfReader
 from scipy import ndimage
 
 from core.analysis import Analysis
-from core.cards import write_evaluation
 from core.findings import LOW_CONFIDENCE, describe_findings
-from core.preprocess import InputSpec
 from core.report import (
     PatientFields,
     ReportSlice,
@@ -53,11 +51,10 @@ def analysis_for(mask: np.ndarray | None, probs: tuple[float, ...] = (0.05, 0.87
                  tumour_probability: float | None = 0.93, missing: tuple[str, ...] = ()) -> Analysis:
     """An Analysis as core.analysis.analyze would fill it, with the given numbers."""
     result = Analysis(missing_models=list(missing))
-    if "classifier" not in missing:
+    if "tumour_net" not in missing:
         result.class_names = CLASS_NAMES
         result.type_probabilities = dict(zip(CLASS_NAMES, probs, strict=True))
         result.predicted_type = max(result.type_probabilities, key=result.type_probabilities.get)
-    if "presence" not in missing:
         result.tumour_probability = tumour_probability
         result.tumour_present = tumour_probability >= 0.42
     if mask is not None:
@@ -77,7 +74,7 @@ def full_slice(name: str = "slice_001.png", size: int = 256, seed: int = 0) -> R
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     data_root = tmp_path_factory.mktemp("data")
-    return {"classifier": classifier_card(data_root), "presence": presence_card(), "segmenter": segmenter_card()}
+    return {"tumour_net": tumour_net_card(data_root)}
 
 
 def report_pages(pdf: bytes) -> list[str]:
@@ -126,14 +123,14 @@ def test_each_slice_page_embeds_its_three_images(cards: dict) -> None:
     assert image_counts(pdf) == [0, 3, 3]
 
 
-def test_missing_segmenter_and_heatmap_leave_framed_notes_instead_of_images(cards: dict) -> None:
+def test_missing_network_leaves_framed_notes_instead_of_images(cards: dict) -> None:
     pixels, _, _ = phantom(128)
-    report_slice = make_report_slice("plain.png", pixels, analysis_for(None, missing=("segmenter",)))
+    report_slice = make_report_slice("plain.png", pixels, analysis_for(None, missing=("tumour_net",)))
     pdf = build_report([report_slice], None, cards, "0.1.0", GENERATED_AT)
     assert image_counts(pdf) == [0, 1]
     text = report_pages(pdf)[1]
-    assert "Segmentation model not installed" in text
-    assert "No tumour outline or area is given" in text
+    assert "Tumour network not installed" in text
+    assert "No tumour type, presence or outline is given" in text
 
 
 def test_diacritic_patient_name_round_trips_through_text_extraction(cards: dict) -> None:
@@ -150,7 +147,8 @@ def test_report_without_patient_details_says_de_identified(cards: dict) -> None:
 
 
 def test_missing_cards_and_keys_read_not_available(cards: dict) -> None:
-    partial = {"classifier": {"run": {"date": "2026-01-02T03:04:05+00:00"}, "test": {"official": {"accuracy": 0.9}}}}
+    partial = {"tumour_net": {"run": {"date": "2026-01-02T03:04:05+00:00"},
+                              "type": {"test": {"kaggle_official": {"accuracy": 0.9}}}}}
     text = report_pages(build_report([full_slice()], None, partial, "0.1.0", GENERATED_AT))[0]
     assert "2026-01-02 03:04" in text and "90.0%" in text
     assert "not available" in text
@@ -159,21 +157,21 @@ def test_missing_cards_and_keys_read_not_available(cards: dict) -> None:
 
 def test_model_block_prints_card_numbers(cards: dict) -> None:
     text = report_pages(build_report([full_slice()], None, cards, "0.1.0", GENERATED_AT))[0]
-    assert "official test accuracy 95.2%" in text
-    assert "Kaggle test AUC 0.987" in text
-    assert "LGG per-patient mean Dice 0.600" in text
+    assert "type: official test accuracy 95.2%" in text
+    assert "presence: Kaggle test sensitivity 94.0%" in text
+    assert "LGG test per-patient mean Dice 0.600" in text
 
 
 def test_overview_flags_disagreement_and_low_confidence(cards: dict) -> None:
     pixels, mask, heatmap = phantom(128)
     unsure = analysis_for(mask, probs=(0.45, 0.40, 0.05, 0.10))
     conflicting = analysis_for(mask, probs=(0.02, 0.03, 0.9, 0.05))
-    conflicting.disagreements = ["The type model says no tumour, but the presence model finds a tumour."]
+    conflicting.disagreements = ["A tumour is reported, but the network outlines no region large enough to show."]
     slices = [make_report_slice("unsure.png", pixels, unsure, heatmap),
               make_report_slice("conflict.png", pixels, conflicting, heatmap)]
     pages = report_pages(build_report(slices, None, cards, "0.1.0", GENERATED_AT))
     assert "uncertain type" in pages[0] and "models disagree" in pages[0]
-    assert "The type model says no tumour, but the presence model finds a tumour." in pages[2]
+    assert "A tumour is reported, but the network outlines no region large enough to show." in pages[2]
 
 
 def test_empty_slice_list_is_refused(cards: dict) -> None:
@@ -182,19 +180,19 @@ def test_empty_slice_list_is_refused(cards: dict) -> None:
 
 
 def test_summary_wording_changes_with_the_finding() -> None:
-    confident = describe_findings(analysis_for(None, missing=("segmenter",)))
+    confident = describe_findings(analysis_for(None))
     assert confident.startswith("The model's most likely type is meningioma (87%)")
     assert confident.endswith("This is not a diagnosis; a radiologist must confirm.")
     low = describe_findings(analysis_for(None, probs=(0.5, 0.3, 0.1, 0.1)))
     assert 0.5 < LOW_CONFIDENCE and "unsure" in low and "undetermined" in low
     clear = describe_findings(analysis_for(np.zeros((8, 8), np.uint8), probs=(0.02, 0.03, 0.9, 0.05),
                                            tumour_probability=0.05))
-    assert "finds no tumour" in clear and "not ruled out" in clear and "outlines no tumour region" in clear
+    assert "finds no tumour" in clear and "not ruled out" in clear and "No tumour region is outlined" in clear
     conflicted = analysis_for(None, probs=(0.02, 0.03, 0.9, 0.05))
     conflicted.disagreements = ["conflict"]
-    assert describe_findings(conflicted).startswith("The models do not agree")
-    nothing = describe_findings(Analysis(missing_models=["classifier", "presence", "segmenter"]))
-    assert "no result" in nothing and "type model is not installed" in nothing
+    assert describe_findings(conflicted).startswith("The network's answers do not fully agree")
+    nothing = describe_findings(Analysis(missing_models=["tumour_net"]))
+    assert "no result" in nothing and "tumour network is not installed" in nothing
 
 
 def seconds_to_build(slices: list[ReportSlice], cards: dict, runs: int = 1) -> tuple[float, bytes]:
@@ -231,31 +229,11 @@ def test_pages_render_with_poppler(cards: dict, tmp_path: Path) -> None:
     assert len(sorted(tmp_path.glob("page*.png"))) == 2
 
 
-def tiny_models(weights_dir: Path, size: int = 32) -> None:
-    """Untrained classifier, presence and segmentation models with minimal cards, saved as the registry expects."""
-    spec = InputSpec(size=size).to_dict()
-    inputs = keras.Input((size, size, 1))
-    features = keras.layers.Activation("relu", name="last_conv")(keras.layers.Conv2D(4, 3, padding="same")(inputs))
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    logits = keras.layers.Dense(len(CLASS_NAMES), name="logits")(pooled)
-    models = {
-        "classifier": (keras.Model(inputs, keras.layers.Softmax(name="probs")(logits)),
-                       {"class_names": CLASS_NAMES,
-                        "architecture": {"gradcam_layer": "last_conv", "logits_layer": "logits"}}),
-        "presence": (keras.Model(inputs, keras.layers.Dense(1)(pooled)), {"threshold": 0.5}),
-        "segmenter": (keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(features)), {}),
-    }
-    for name, (model, card) in models.items():
-        model.save(weights_dir / f"{name}.keras")
-        write_evaluation({**card, "input": spec, "run": {"date": "2026-11-01T10:00:00+00:00"}},
-                         weights_dir / f"{name}.json")
-
-
 def test_report_command_writes_one_page_per_readable_file(tmp_path: Path) -> None:
     weights, scans = tmp_path / "weights", tmp_path / "scans"
     weights.mkdir()
     scans.mkdir()
-    tiny_models(weights)
+    save_tiny_network(weights)
     for seed in (0, 1):
         Image.fromarray((phantom(96, seed)[0] * 255).astype(np.uint8)).save(scans / f"scan_{seed}.png")
     (scans / "notes.txt").write_text("not an image")

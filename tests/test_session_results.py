@@ -46,7 +46,7 @@ def test_upload_is_keyed_by_the_sha256_of_its_bytes(result):
 def test_analysed_upload_carries_slice_and_every_models_answer(result):
     assert result.ok and result.error is None
     assert result.scan.pixels.shape == (128, 160)
-    assert result.analysis.predicted_type == "notumor"
+    assert result.analysis.predicted_type == "glioma"
     assert result.analysis.tumour_present is True
     assert result.analysis.mask.shape == (128, 160)
     assert 0 < result.analysis.mask_area_px < 128 * 160 // 10  # the bright blob, not the whole head
@@ -65,8 +65,8 @@ def test_table_has_one_row_per_file_in_upload_order_with_numbers_to_sort_by(mode
     frame = sr.results_table([result, failed, second])
     assert list(frame.columns) == sr.TABLE_COLUMNS
     assert list(frame["File"]) == ["first.png", "empty.png", "second.png"]
-    assert frame.loc[0, "Tumour type"] == "no tumour" and frame.loc[0, "Tumour present"] == "yes"
-    assert frame.loc[0, "Models disagree"] == "yes"
+    assert frame.loc[0, "Tumour type"] == "glioma" and frame.loc[0, "Tumour present"] == "yes"
+    assert frame.loc[0, "Answers disagree"] == "no"
     assert frame.loc[0, "Confidence (%)"] == pytest.approx(100 * result.analysis.type_confidence, abs=0.05)
     assert frame.loc[0, "Area (px)"] == result.analysis.mask_area_px
     assert frame.loc[1, "Problem"] == failed.error and pd.isna(frame.loc[1, "Area (px)"])
@@ -82,13 +82,12 @@ def test_csv_reads_back_as_the_same_table(models, result):
     assert back.loc[1, "Problem"].startswith("empty.png is empty")
 
 
-def test_missing_models_read_not_installed_everywhere(tiny_weights):
-    only_classifier = {"classifier": load_available_models(tiny_weights)["classifier"]}
-    partial = sr.analyse_upload(encode(brain_slice(seed=4)), "slice.png", only_classifier)
+def test_missing_network_reads_not_installed_everywhere():
+    partial = sr.analyse_upload(encode(brain_slice(seed=4)), "slice.png", {})
     row = sr.results_table([partial]).iloc[0]
-    assert row["Tumour present"] == sr.NOT_INSTALLED and pd.isna(row["Area (px)"])
+    assert row["Tumour type"] == row["Tumour present"] == sr.NOT_INSTALLED and pd.isna(row["Area (px)"])
     assert sr.headline(partial.analysis)[2] == ("Tumour area", sr.NOT_INSTALLED, None)
-    assert MODELS["segmenter"]["train"] in sr.area_details(partial.analysis)[0][1]
+    assert MODELS["tumour_net"]["train"] in sr.area_details(partial.analysis)[0][1]
     panels = sr.slice_panels(partial, None, sr.ViewSettings())
     assert panels[1].image is None and sr.NOT_INSTALLED in panels[1].note
     assert sr.explain(partial, {}) is None
@@ -96,7 +95,7 @@ def test_missing_models_read_not_installed_everywhere(tiny_weights):
 
 def test_headline_and_areas_name_the_units(result):
     (_, kind, kind_detail), (_, present, present_detail), (_, area, area_detail) = sr.headline(result.analysis)
-    assert (kind, present) == ("no tumour", "yes")
+    assert (kind, present) == ("glioma", "yes")
     assert kind_detail.endswith("% probability") and present_detail.startswith("tumour probability ")
     assert area == f"{result.analysis.mask_area_px:,} px" and "of brain · " in area_detail
     details = dict(sr.area_details(result.analysis))
@@ -125,7 +124,7 @@ def test_heatmap_has_slice_shape_for_predicted_and_chosen_class(models, result):
     chosen = sr.explain(result, models, "Grad-CAM", target="glioma")
     for heatmap in (predicted, chosen):
         assert heatmap.shape == result.scan.pixels.shape and 0.0 <= heatmap.min() <= heatmap.max() <= 1.0
-    class_names = models["classifier"].class_names
+    class_names = models["tumour_net"].class_names
     assert sr.target_options(class_names) == [sr.PREDICTED_CLASS, *class_names]
     panels = sr.slice_panels(result, predicted, sr.ViewSettings(cam_method="Grad-CAM++"))
     assert panels[2].image.shape == (128, 160, 3) and "Grad-CAM++" in panels[2].caption
@@ -162,7 +161,7 @@ def test_reports_are_pdfs_of_the_readable_files(models, result):
 
 
 def test_weights_stamp_changes_when_a_card_is_rewritten(tmp_path):
-    card = tmp_path / "classifier.json"
+    card = tmp_path / "tumour_net.json"
     card.write_text("{}")
     before = sr.weights_stamp(tmp_path)
     card.write_text('{"task": "retrained"}')

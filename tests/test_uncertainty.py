@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import CLASS_NAMES, brain_slice
 
-from core.analysis import predict_type
+from core.analysis import analyze
 from core.findings import class_label
 from core.io import ScanSlice
 from core.metrics import softmax
@@ -68,11 +68,11 @@ def test_mean_and_spread_are_taken_over_calibrated_views_in_one_batch() -> None:
 
 
 def test_a_model_that_ignores_the_image_has_no_spread_and_matches_the_single_pass(tiny_weights: Path) -> None:
-    model = load_model("classifier", tiny_weights)  # its logits are fixed by their bias, whatever the image
+    model = load_model("tumour_net", tiny_weights)  # its logits are fixed by their bias, whatever the image
     scan = ScanSlice(brain_slice(72, 96, seed=4))
     result = predict_type_tta(scan, model)
     assert max(result.spread.values()) < 1e-3
-    single = predict_type(scan, model)
+    single = analyze(scan, {"tumour_net": model}).type_probabilities
     np.testing.assert_allclose(list(result.mean.values()), list(single.values()), atol=1e-3)
 
 

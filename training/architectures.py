@@ -28,55 +28,37 @@ def residual_block(x, filters: int, name: str | None = None):
     return layers.Activation("relu", name=name)(layers.Add()([shortcut, y]))
 
 
-def build_classifier(size: int, channels: int, n_classes: int, width: int = 32, depth: int = 4,
-                     dropout: float = 0.3, name: str = "tumour_type_cnn") -> keras.Model:
-    """Residual CNN: a stride-2 stem, ``depth`` residual stages doubling the width, global pooling, softmax.
+def build_tumour_net(size: int, base: int = 16, depth: int = 4, dropout: float = 0.3,
+                     name: str = "tumour_net") -> keras.Model:
+    """One shared encoder, a 4-class tumour-type head and a segmentation decoder: one forward pass answers both.
 
-    The last stage's output is named ``last_conv`` (the Grad-CAM target); the pre-softmax layer is ``logits`` so
-    temperature scaling can read it. One class gives a sigmoid output (a binary detector). The output activation is
-    float32 even under a mixed-precision policy.
+    Encoder: a thin full-resolution branch, a stride-2 stem, then ``depth`` residual stages (``base`` doubling) and a
+    residual bottleneck at size / 2**(depth + 1). Type head: global average pooling of the bottleneck (named
+    ``last_conv``, the Grad-CAM target) -> dropout -> ``logits`` -> softmax ``type``. Decoder: U-Net up-sampling with
+    skip connections back to size / 2, bilinear to full size, the full-resolution branch, sigmoid ``mask``. Both
+    outputs are float32 under a mixed-precision policy. Flat functional graph, so tf-keras-vis reaches every layer.
     """
-    inputs = keras.Input((size, size, channels), name="image")
-    x = conv_bn_relu(inputs, width, stride=2, name="stem")
+    inputs = keras.Input((size, size, 1), name="image")
+    full_res = conv_bn_relu(inputs, max(base // 2, 8), name="full_res")
+    x = conv_bn_relu(full_res, base, stride=2, name="stem")
+    skips = []
     for stage in range(depth):
         if stage:
             x = layers.MaxPooling2D()(x)
-        last = stage == depth - 1
-        x = residual_block(x, width * 2**stage, name="last_conv" if last else f"stage{stage}")
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    logits = layers.Dense(n_classes, dtype="float32", name="logits")(x)
-    activation = "softmax" if n_classes > 1 else "sigmoid"
-    outputs = layers.Activation(activation, dtype="float32", name="probs")(logits)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def _unet_block(x, filters: int, residual: bool):
-    if residual:
-        return residual_block(x, filters)
-    return conv_bn_relu(conv_bn_relu(x, filters), filters)
-
-
-def build_unet(size: int, base: int = 16, depth: int = 4, residual: bool = False, name: str = "unet") -> keras.Model:
-    """U-Net (Ronneberger et al., 2015) whose encoder starts at half resolution.
-
-    A stride-2 stem moves the expensive levels to size/2 (4x cheaper on a CPU); a thin full-resolution branch is
-    concatenated back before the output so edges stay sharp. ``residual=True`` gives the ResUNet variant (residual
-    blocks, Zhang et al., 2018). Output: size x size x 1 tumour probability (float32 sigmoid).
-    """
-    inputs = keras.Input((size, size, 1), name="image")
-    full_res = conv_bn_relu(inputs, base // 2)
-    x = conv_bn_relu(full_res, base, stride=2)
-    skips = []
-    for level in range(depth):
-        x = _unet_block(x, base * 2**level, residual)
+        x = residual_block(x, base * 2**stage, name=f"stage{stage}")
         skips.append(x)
-        x = layers.MaxPooling2D()(x)
-    x = _unet_block(x, base * 2**depth, residual)
-    for level in reversed(range(depth)):
-        x = layers.Conv2DTranspose(base * 2**level, 2, strides=2, padding="same")(x)
-        x = _unet_block(layers.Concatenate()([x, skips[level]]), base * 2**level, residual)
+    x = layers.MaxPooling2D()(x)
+    encoded = residual_block(x, base * 2 ** (depth - 1) * 2, name="last_conv")
+
+    pooled = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(encoded))
+    logits = layers.Dense(4, dtype="float32", name="logits")(pooled)
+    type_probs = layers.Activation("softmax", dtype="float32", name="type")(logits)
+
+    x = encoded
+    for stage in reversed(range(depth)):
+        x = layers.Conv2DTranspose(base * 2**stage, 2, strides=2, padding="same")(x)
+        x = conv_bn_relu(conv_bn_relu(layers.Concatenate()([x, skips[stage]]), base * 2**stage), base * 2**stage)
     x = layers.UpSampling2D(interpolation="bilinear")(x)
-    x = conv_bn_relu(layers.Concatenate()([x, full_res]), base // 2)
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = conv_bn_relu(layers.Concatenate()([x, full_res]), max(base // 2, 8))
+    mask = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(x)
+    return keras.Model(inputs, {"type": type_probs, "mask": mask}, name=name)

@@ -1,6 +1,7 @@
 """Measure model load time, warm per-slice latency, batch throughput, full-analysis latency and peak memory.
 
     python -m training.bench [--repeats 30] [--out weights/benchmarks.json]
+    python -m training.bench --training      # training throughput instead (see training/bench_training.py)
 
 Uses a generated 512 x 512 slice (no data needed) and the shipped weights; absent models are reported as absent.
 Also times each Grad-CAM method and everything the Analyse page computes for a new slice.
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis import analyze
-from core.cards import WEIGHTS_DIR, write_evaluation
+from core.cards import TUMOUR_NET, WEIGHTS_DIR, read_evaluation, write_evaluation
 from core.gradcam import METHODS, gradcam_heatmap
 from core.io import ScanSlice
 from core.ood import load_available_detector
@@ -53,12 +54,13 @@ def peak_rss_mb() -> float:
 
 
 def show_slice(scan: ScanSlice, models: dict, detector: object) -> None:
-    """Everything the Analyse page computes for one new slice: all models, the OOD check, Grad-CAM++ and overlays."""
+    """Everything the Analyse page computes for one new slice: the network, the OOD check, the default heatmap and
+    the overlays."""
     analysis = analyze(scan, models, detector)
     if analysis.mask is not None:
         overlay_mask(scan.pixels, analysis.mask)
-    if "classifier" in models:
-        overlay_heatmap(scan.pixels, gradcam_heatmap(models["classifier"], scan.pixels))
+    if TUMOUR_NET in models:
+        overlay_heatmap(scan.pixels, gradcam_heatmap(models[TUMOUR_NET], scan.pixels))
 
 
 def run_benchmark(weights_dir: Path, repeats: int) -> dict:
@@ -87,9 +89,9 @@ def run_benchmark(weights_dir: Path, repeats: int) -> dict:
         }
     detector = load_available_detector(weights_dir)
     full = time_ms(lambda: analyze(scan, models, detector), repeats) if models else None
-    gradcam = {method: time_ms(lambda m=method: gradcam_heatmap(models["classifier"], scan.pixels, method=m),
+    gradcam = {method: time_ms(lambda m=method: gradcam_heatmap(models[TUMOUR_NET], scan.pixels, method=m),
                                max(repeats // 3, 3))
-               for method in METHODS} if "classifier" in models else None
+               for method in METHODS} if TUMOUR_NET in models else None
     slice_total = time_ms(lambda: show_slice(scan, models, detector), max(repeats // 3, 3)) if models else None
     return {
         "task": "inference benchmark",
@@ -109,9 +111,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "benchmarks.json")
+    parser.add_argument("--training", action="store_true", help="measure training throughput instead")
+    parser.add_argument("--steps", type=int, default=20, help="train steps timed per measurement (--training)")
     args = parser.parse_args(argv)
+    earlier = read_evaluation(args.out) if args.out.exists() else {}
+    if args.training:
+        from training.bench_training import run_training_benchmark
+
+        training = run_training_benchmark(args.steps)
+        write_evaluation({**earlier, "training": training}, args.out)
+        for name, entry in training.items():
+            print(f"{name}: pipeline {entry['pipeline_images_per_s']} images/s, synthetic "
+                  f"{entry['synthetic_images_per_s']} images/s, ratio {entry['ratio']}")
+        return
     result = run_benchmark(args.weights, args.repeats)
-    write_evaluation(result, args.out)
+    write_evaluation({**result, **({"training": earlier["training"]} if "training" in earlier else {})}, args.out)
     for name, entry in result["models"].items():
         if entry["available"]:
             print(f"{name}: load {entry['load_s']} s, batch-1 {entry['batch1_latency']['median_ms']} ms, "

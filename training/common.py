@@ -40,42 +40,6 @@ def make_intensity_augmenter(seed: int) -> keras.Sequential:
     ], name="intensity")
 
 
-def augment_pair(images: tf.Tensor, masks: tf.Tensor, geometric: keras.Sequential,
-                 intensity: keras.Sequential) -> tuple[tf.Tensor, tf.Tensor]:
-    """Move a batch of images and their masks by the same random transform, then vary the images' intensity.
-
-    Image and mask travel as two channels of one tensor, so every geometric draw applies to both; the mask is
-    re-binarised at 0.5 after interpolation.
-    """
-    moved = geometric(tf.concat([images, tf.cast(masks, images.dtype)], axis=-1), training=True)
-    image = tf.clip_by_value(intensity(moved[..., :1], training=True), 0.0, 1.0)
-    return image, tf.cast(moved[..., 1:] >= 0.5, tf.float32)
-
-
-def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool,
-                 paired: bool = False) -> tf.data.Dataset:
-    """Batches of (float32 image, target) from in-memory arrays, shuffled (endlessly) and augmented when training.
-
-    Shuffles indices and gathers batches, so no shuffle buffer copies the images. ``paired=True`` treats targets as
-    masks that must move with their images.
-    """
-    images, targets = tf.constant(x), tf.constant(y)
-    indices = tf.data.Dataset.range(len(x))
-    if augment:
-        indices = indices.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
-    data = indices.batch(batch_size).map(
-        lambda i: (tf.cast(tf.gather(images, i), tf.float32), tf.gather(targets, i)),
-        num_parallel_calls=tf.data.AUTOTUNE)
-    if augment:
-        geometric, intensity = make_geometric_augmenter(seed), make_intensity_augmenter(seed)
-        if paired:
-            data = data.map(lambda a, b: augment_pair(a, b, geometric, intensity), num_parallel_calls=tf.data.AUTOTUNE)
-        else:
-            data = data.map(lambda a, b: (tf.clip_by_value(intensity(geometric(a, training=True), training=True),
-                                                           0.0, 1.0), b), num_parallel_calls=tf.data.AUTOTUNE)
-    return data.prefetch(tf.data.AUTOTUNE)
-
-
 def run_metadata(command: list[str], wall_time_s: float) -> dict:
     """Who, when and where a model was trained, for its card."""
     return {
@@ -86,13 +50,6 @@ def run_metadata(command: list[str], wall_time_s: float) -> dict:
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
                      "numpy": np.__version__},
     }
-
-
-def predict_logits(model: keras.Model, x: np.ndarray, layer: str = "logits", batch_size: int = 64) -> np.ndarray:
-    """Pre-softmax outputs of ``model`` for an array of inputs."""
-    head = keras.Model(model.inputs, model.get_layer(layer).output)
-    return np.concatenate([np.asarray(head(tf.cast(x[i:i + batch_size], tf.float32), training=False))
-                           for i in range(0, len(x), batch_size)])
 
 
 def _parse_bool(text: str) -> bool:

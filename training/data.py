@@ -7,22 +7,33 @@ Layout: ``<root>/Training|Testing/<class>/*``. Every image goes through ``core.i
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from core.io import read_image
-from core.preprocess import InputSpec, preprocess_slice
+import core.preprocess
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "brain-tumor-mri-4class"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_ROOT = SHARED_DATA / "brain-tumor-mri-4class"
 CLASS_NAMES = ("glioma", "meningioma", "notumor", "pituitary")
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+DECODING_MODULES = ("io.py", "raster.py", "preprocess.py")
+"""The ``core`` modules whose code decides the pixels a model sees; their source is part of every cache key."""
+
+
+def file_md5(path: str | Path | None) -> str | None:
+    """MD5 of a file's bytes (None for no file), the identity cache keys use."""
+    return None if path is None else hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def preprocessing_fingerprint() -> str:
+    """MD5 of the decoding and preprocessing code, so an edit there never reuses arrays cached before it."""
+    folder = Path(core.preprocess.__file__).parent
+    return hashlib.md5(b"".join((folder / name).read_bytes() for name in DECODING_MODULES)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,27 +81,6 @@ def find_test_duplicates(train: Sequence[Sample], test: Sequence[Sample]) -> lis
     return [
         {"test_file": s.path, "training_file": train_by_md5[s.md5]} for s in test if s.md5 in train_by_md5
     ]
-
-
-def _preprocess_file(args: tuple[str, InputSpec]) -> np.ndarray:
-    path, spec = args
-    return preprocess_slice(read_image(Path(path).read_bytes(), path).pixels, spec)
-
-
-def load_arrays(samples: Sequence[Sample], spec: InputSpec, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocessed images (N x size x size x C float16) and labels, cached on disk by content and spec."""
-    key = hashlib.md5(json.dumps([spec.to_dict(), [s.md5 for s in samples]]).encode()).hexdigest()[:16]
-    cache = CACHE_DIR / f"arrays-{key}.npz"
-    if cache.exists():
-        with np.load(cache) as data:
-            return data["x"], data["y"]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        images = list(pool.map(_preprocess_file, [(s.path, spec) for s in samples], chunksize=64))
-    x = np.stack(images).astype(np.float16)
-    y = np.array([s.label for s in samples], dtype=np.int32)
-    CACHE_DIR.mkdir(exist_ok=True)
-    np.savez(cache, x=x, y=y)
-    return x, y
 
 
 @dataclass(frozen=True)

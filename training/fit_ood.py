@@ -1,9 +1,9 @@
-"""Fit the out-of-distribution guard on the shipped classifier, measure it, write weights/ood.npz and ood.json.
+"""Fit the out-of-distribution guard on the shipped tumour network, measure it, write weights/ood.npz and ood.json.
 
     python -m training.fit_ood [--percentile 98] [--include-lgg true]
 
-Statistics: the classifier's embedding of Kaggle training slices (one cluster per class) plus, with
-``--include-lgg``, LGG FLAIR slices of the segmenter's training patients (a fifth cluster), so FLAIR uploads are not
+Statistics: the network's embedding of Kaggle training slices (one cluster per class) plus, with
+``--include-lgg``, LGG FLAIR slices of the network's training patients (a fifth cluster), so FLAIR uploads are not
 flagged for being FLAIR. Threshold: the ``percentile``-th percentile of Kaggle validation scores (98 allows 2 % false
 flags). Measured on the official Kaggle test split (and without its copies of training images), LGG validation
 patients, and the non-brain images of :mod:`training.ood_images`. No network is trained (only means, a covariance
@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from core import ood
-from core.cards import WEIGHTS_DIR
+from core.cards import TUMOUR_NET, WEIGHTS_DIR
 from core.io import read_scan
 from core.metrics import roc_points
 from core.preprocess import preprocess_slice
 from core.registry import LoadedModel, load_model
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
-from training.data import DEFAULT_ROOT, load_arrays, load_kaggle_splits
+from training.data import DEFAULT_ROOT
 from training.ood_images import OodImage, make_ood_images
-from training.segmentation_data import LGG_ROOT, list_lgg, load_pairs, split_by_patient
+from training.tumour_data import BRISC_ROOT, LGG_ROOT, load_slices, make_splits
 
 NON_BRAIN = "non_brain"
 OPERATING_PERCENTILES = (95.0, 97.0, 98.0, 99.0, 99.5)
@@ -39,7 +39,6 @@ OPERATING_PERCENTILES = (95.0, 97.0, 98.0, 99.0, 99.5)
 class OodConfig:
     percentile: float = ood.TERM_PERCENTILE
     include_lgg: bool = True
-    lgg_val_fraction: float = 0.2
     seed: int = 42
     ood_seed: int = 0
 
@@ -63,20 +62,23 @@ class BrainSlices:
 
 
 def load_brain_slices(classifier: LoadedModel, config: OodConfig, kaggle_root: Path, lgg_root: Path) -> BrainSlices:
-    """Kaggle train/validation/test arrays (cached by :func:`training.data.load_arrays`) and, optionally, LGG slices
-    split by patient exactly as the segmenter and presence model split them."""
-    spec, splits = classifier.spec, load_kaggle_splits(kaggle_root)
-    x_train, y_train = load_arrays(splits.train, spec)
-    x_val, _ = load_arrays(splits.val, spec)
-    x_test, _ = load_arrays(splits.test, spec)
-    copies = {duplicate["test_file"] for duplicate in splits.test_duplicates}
-    unique = np.array([sample.path not in copies for sample in splits.test])
-    evaluate = {"kaggle_validation": x_val, "kaggle_test_official": x_test, "kaggle_test_deduplicated": x_test[unique]}
+    """The network's own splits (:func:`training.tumour_data.make_splits`, arrays cached by training): Kaggle
+    train/validation/test and, optionally, LGG slices of its training patients as a fifth cluster."""
+    spec = classifier.spec
+    splits = make_splits(kaggle_root, BRISC_ROOT, lgg_root, seed=config.seed)
+
+    def arrays(slices, lgg: bool) -> np.ndarray:
+        return load_slices([s for s in slices if (s.source == "lgg") == lgg], spec).x
+
+    train = load_slices([s for s in splits.train if s.source != "lgg"], spec)
+    x_train, y_train = train.x, train.labels
+    x_val = arrays(splits.val, lgg=False)
+    evaluate = {"kaggle_validation": x_val, "kaggle_test_official": load_slices(splits.kaggle_test, spec).x,
+                "kaggle_test_deduplicated": load_slices(splits.kaggle_test_deduplicated, spec).x}
     names = list(classifier.class_names)
     if config.include_lgg:
-        lgg_train, lgg_val = split_by_patient(list_lgg(lgg_root), config.lgg_val_fraction, config.seed)
-        x_lgg, _, _ = load_pairs(lgg_train, spec)
-        evaluate["lgg_validation_patients"] = load_pairs(lgg_val, spec)[0]
+        x_lgg = arrays(splits.train, lgg=True)
+        evaluate["lgg_validation_patients"] = arrays(splits.val, lgg=True)
         x_train = np.concatenate([x_train, x_lgg])
         y_train = np.concatenate([y_train, np.full(len(x_lgg), len(names))])
         names.append("lgg_flair")
@@ -136,9 +138,9 @@ def evaluate_detector(detector: ood.OodDetector, classifier: LoadedModel, brain:
 
 def fit_ood(config: OodConfig, weights: Path = WEIGHTS_DIR, kaggle_root: Path = DEFAULT_ROOT,
             lgg_root: Path = LGG_ROOT) -> dict:
-    """Fit, measure and save the detector for ``weights/classifier.keras``; returns its card."""
+    """Fit, measure and save the detector for ``weights/tumour_net.keras``; returns its card."""
     started = time.time()
-    classifier = load_model("classifier", weights)
+    classifier = load_model(TUMOUR_NET, weights)
     brain = load_brain_slices(classifier, config, kaggle_root, lgg_root)
     images = make_ood_images(config.ood_seed)
     detector = fit_and_evaluate(classifier, brain, images, config)
@@ -156,7 +158,7 @@ def fit_and_evaluate(classifier: LoadedModel, brain: BrainSlices, images: Sequen
         "method": {
             "score": "max over terms of (term / its validation percentile)",
             "terms": {
-                "embedding_mahalanobis": "Mahalanobis distance of the classifier's global-average-pooled embedding to "
+                "embedding_mahalanobis": "Mahalanobis distance of the network's global-average-pooled embedding to "
                                          "the nearest cluster mean, shared Ledoit-Wolf covariance (Lee et al. 2018)",
                 "thumbnail_reconstruction_error": f"RMS residual of a {ood.THUMBNAIL_SIZE} x {ood.THUMBNAIL_SIZE} "
                                                   "thumbnail after projection on its principal components "
@@ -165,15 +167,16 @@ def fit_and_evaluate(classifier: LoadedModel, brain: BrainSlices, images: Sequen
                               f"(at most {100 - config.percentile:g} % of validation slices flagged)",
             "colour": "not used: uploads are converted to grayscale on reading, and grayscale photos must be caught "
                       "anyway",
-            "development": "terms, combination and threshold rule were chosen on an intermediate checkpoint of the "
-                           "classifier's training run, before the shipped classifier existed",
+            "development": "terms, combination and threshold rule were chosen on an intermediate checkpoint of an "
+                           "earlier classifier's training run, before any shipped model existed",
         },
-        "classifier": {"input": classifier.card["input"], "class_names": classifier.class_names},
+        "model": {"name": TUMOUR_NET, "input": classifier.card["input"], "class_names": classifier.class_names},
         "clusters": brain.cluster_names,
         "config": asdict(config),
         "data": {
             "fit": "Kaggle Training split (train part) by class"
-                   + (" + LGG kaggle_3m FLAIR slices of training patients" if config.include_lgg else ""),
+                   + (" + LGG kaggle_3m FLAIR slices of the network's training patients" if config.include_lgg
+                      else ""),
             "threshold": "Kaggle Training split (validation part)",
             NON_BRAIN: "generated in memory by training/ood_images.py: scikit-image, scikit-learn and matplotlib "
                        "sample images (with grayscale, cropped and rotated versions) and generated noise, gradients, "

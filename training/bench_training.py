@@ -1,0 +1,62 @@
+"""Training throughput: the real input pipeline plus train step, against the same step on in-memory batches.
+
+    python -m training.bench --training      # adds "training" to weights/benchmarks.json
+
+For each trained model: images/s of (a) the batches exactly as the training script makes them (cached arrays ->
+per-epoch shuffle -> paired geometric and intensity augmentation -> prefetch) through ``model.fit``, and (b) one of
+those batches repeated from memory through the same compiled step, the machine's limit for that network; their
+ratio says how much the pipeline costs. Also the seconds one validation pass takes, which every epoch adds.
+Run it with no training in progress (the two would share the two cores).
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import tensorflow as tf
+
+from training.loop import LoopConfig, make_schedule
+from training.train_tumour_net import TumourNetConfig, build_model, compile_model, make_validator
+from training.tumour_data import EpochBatches, SliceArrays, load_slices, make_splits
+
+WARMUP_STEPS = 3
+
+
+def _images_per_s(model: keras.Model, data: tf.data.Dataset, steps: int, batch_size: int) -> float:
+    model.fit(data.take(WARMUP_STEPS), epochs=1, verbose=0)
+    started = time.perf_counter()
+    model.fit(data.take(steps), epochs=1, verbose=0)
+    return steps * batch_size / (time.perf_counter() - started)
+
+
+def measure_tumour_net(config: TumourNetConfig, train: SliceArrays, val: SliceArrays, steps: int) -> dict:
+    """Pipeline and synthetic-batch images/s of the network's train step, and one validation pass in seconds."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.mixed_precision else "float32")
+    model = build_model(config)
+    schedule = make_schedule(LoopConfig(epochs=config.epochs, steps_per_epoch=steps, learning_rate=config.learning_rate,
+                                        monitor="val_score"))
+    compile_model(config, model, keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay))
+    batches = EpochBatches(train, config.batch_size)
+    pipeline = _images_per_s(model, batches.epoch(config.seed).repeat(), steps, config.batch_size)
+    x, y = next(iter(batches.epoch(config.seed + 1)))
+    synthetic = _images_per_s(model, tf.data.Dataset.from_tensors((x, y)).repeat(), steps, config.batch_size)
+    started = time.perf_counter()
+    make_validator(val)(model)
+    validation_s = time.perf_counter() - started
+    keras.mixed_precision.set_global_policy("float32")
+    return {"pipeline_images_per_s": round(pipeline, 1), "synthetic_images_per_s": round(synthetic, 1),
+            "ratio": round(pipeline / synthetic, 3), "batch_size": config.batch_size, "image_size": config.image_size,
+            "precision": "mixed_bfloat16" if config.mixed_precision else "float32", "steps_timed": steps,
+            "validation_pass_s": round(validation_s, 1), "validation_slices": len(val.x),
+            "epoch_estimate_s": round(len(train.x) / pipeline + validation_s, 1)}
+
+
+def run_training_benchmark(steps: int = 20, val_limit: int | None = None) -> dict:
+    """Measure every trained model (today: the tumour network) on its real cached training data."""
+    config = TumourNetConfig()
+    splits = make_splits(val_fraction=config.val_fraction, seed=config.seed)
+    train = load_slices(splits.train, config.spec)
+    val = load_slices(splits.val[:val_limit] if val_limit else splits.val, config.spec)
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    return {"tumour_net": measure_tumour_net(config, train, val, steps) | {"device": device}}
