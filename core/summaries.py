@@ -268,6 +268,25 @@ def heatmap_table(card: Mapping | None) -> pd.DataFrame:
                                        "Default"])
 
 
+def separate_models_table(card: Mapping | None) -> pd.DataFrame:
+    """What the separate models this network replaced measured, one row per number, beside the network's own."""
+    previous = dig(card, "separate_models", "results") or {}
+    own = {"type accuracy, Kaggle official test": dig(card, "type", "test", "kaggle_official", "accuracy"),
+           "type macro-F1, Kaggle official test": dig(card, "type", "test", "kaggle_official", "macro_f1"),
+           "type accuracy, Kaggle deduplicated test": dig(card, "type", "test", "kaggle_deduplicated", "accuracy"),
+           "presence sensitivity, Kaggle official test": dig(card, "presence", "test", "kaggle_official",
+                                                             "sensitivity"),
+           "presence specificity, Kaggle official test": dig(card, "presence", "test", "kaggle_official",
+                                                             "specificity"),
+           "BRISC validation mean Dice": dig(card, "segmentation", "brisc_validation", "dice", "mean"),
+           "Kaggle notumor test slices with any mask pixel": dig(card, "segmentation", "false_positive_area",
+                                                                 "kaggle_notumor_test", "share_with_any_pixels")}
+    rows = [{"Measure": label, "Separate model": name, "Then": value, "Tumour network": own.get(label)}
+            for name, results in previous.items() for label, value in results.items()
+            if label in own and value is not None]
+    return pd.DataFrame(rows, columns=["Measure", "Separate model", "Then", "Tumour network"])
+
+
 def training_sentence(card: Mapping | None) -> str:
     """How long the network trained: epochs, resumed parts, wall time and epochs per hour."""
     training = dig(card, "training") or {}

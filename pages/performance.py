@@ -161,6 +161,9 @@ if TUMOUR_NET not in cards:
 network = cards[TUMOUR_NET]
 views = summaries.section_views(network)
 st.caption(f"Trained {summaries.format_date(network)}. {summaries.training_sentence(network)}")
+with st.expander("Compared with the three separate models it replaced"):
+    st.caption(summaries.dig(network, "separate_models", "note") or summaries.NOT_AVAILABLE)
+    table(summaries.separate_models_table(network), "The comparison")
 type_tab, presence_tab, segmentation_tab, heatmap_tab = st.tabs(
     ["Tumour type", "Tumour presence", "Segmentation", "Heatmaps"])
 with type_tab:

@@ -22,3 +22,23 @@ def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
     assert not result["models"]["tumour_net"]["available"]
     assert "train_tumour_net" in result["models"]["tumour_net"]["reason"]
     assert result["analyze_latency"] is None and result["gradcam_latency"] is None
+
+
+def test_training_benchmark_measures_pipeline_synthetic_and_their_ratio():
+    import numpy as np
+
+    from training.bench_training import measure_tumour_net, profile_variants
+    from training.train_tumour_net import TumourNetConfig
+    from training.tumour_data import SliceArrays
+
+    rng = np.random.default_rng(0)
+    arrays = SliceArrays(rng.random((64, 32, 32, 1)).astype(np.float16), rng.integers(0, 4, 64).astype(np.int32),
+                         (rng.random((64, 32, 32, 1)) > 0.7).astype(np.uint8), np.ones(64, bool), [])
+    config = TumourNetConfig(image_size=32, base_filters=8, depth=2, batch_size=8)
+    result = measure_tumour_net(config, arrays, arrays, steps=2)
+    assert result["pipeline_images_per_s"] > 0 and result["synthetic_images_per_s"] > 0
+    assert result["ratio"] == round(result["pipeline_images_per_s"] / result["synthetic_images_per_s"], 3)
+    assert result["validation_slices"] == 64
+    variants = profile_variants(config, arrays, steps=2)
+    assert {(v["precision"], v["batch_size"]) for v in variants} == {("float32", 8), ("mixed_bfloat16", 16),
+                                                                     ("mixed_bfloat16", 64)}

@@ -154,3 +154,10 @@ def test_model_card_summaries(cards):
     assert architecture.loc[0, "Parameters"] == "1,996,933"
     assert "5,140 training" in summaries.split_counts_sentence(cards["tumour_net"])
     assert summaries.metrics_summary_table({}, TITLES)["Value"].eq(summaries.NOT_AVAILABLE).all()
+
+
+def test_separate_models_table_puts_their_numbers_beside_the_networks(cards):
+    table = summaries.separate_models_table(cards["tumour_net"])
+    assert table["Measure"].tolist() == ["type accuracy, Kaggle official test", "BRISC validation mean Dice"]
+    assert table["Then"].tolist() == [0.948, 0.664] and table["Tumour network"].tolist() == [0.952, 0.81]
+    assert summaries.separate_models_table({}).empty

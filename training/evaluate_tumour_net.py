@@ -33,6 +33,7 @@ from core.cards import WEIGHTS_DIR, write_evaluation
 from core.gradcam import METHODS, compute_cam
 from core.metrics import binary_summary, classification_summary, fit_temperature, reliability_bins, softmax
 from core.preprocess import InputSpec, resize
+from core.summaries import dig
 from core.tumour import gate_mask, tumour_probability
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice
@@ -194,6 +195,37 @@ def evaluate_heatmaps(model: keras.Model, val: Outputs, spec: InputSpec, limit: 
             "rule": "highest pointing game on BRISC validation slices (ties: more mass inside the mask)"}
 
 
+SEPARATE_MODELS = {
+    "classifier": {"type accuracy, Kaggle official test": ("test", "official", "accuracy"),
+                   "type macro-F1, Kaggle official test": ("test", "official", "macro_f1"),
+                   "type accuracy, Kaggle deduplicated test": ("test", "deduplicated", "accuracy"),
+                   "wall time (s)": ("run", "wall_time_s"), "parameters": ("architecture", "parameters")},
+    "presence": {"presence sensitivity, Kaggle official test": ("test", "kaggle_official", "sensitivity"),
+                 "presence specificity, Kaggle official test": ("test", "kaggle_official", "specificity"),
+                 "presence specificity, LGG validation patients": ("test", "lgg_patients", "specificity"),
+                 "wall time (s)": ("run", "wall_time_s"), "parameters": ("architecture", "parameters")},
+    "segmenter": {"BRISC validation mean Dice": ("validation", "brisc", "dice", "mean"),
+                  "LGG validation per-patient Dice": ("validation", "lgg", "per_patient_mean_dice"),
+                  "Kaggle notumor test slices with any mask pixel": ("validation", "false_positive_area",
+                                                                     "kaggle_notumor_test", "share_with_any_pixels"),
+                  "wall time (s)": ("run", "wall_time_s"), "parameters": ("architecture", "parameters")},
+}
+"""What the three separate models this network replaces measured, read from their cards when they are present."""
+
+
+def separate_model_results(folder: Path) -> dict:
+    """The headline numbers of the separate classifier, presence model and segmenter, from their cards kept in
+    ``folder`` (``weights/previous``; they used other splits for LGG and BRISC validation, which the card notes)."""
+    results = {}
+    for name, entries in SEPARATE_MODELS.items():
+        path = folder / f"{name}.json"
+        if path.exists():
+            card = json.loads(path.read_text())
+            results[name] = {label: dig(card, *keys) for label, keys in entries.items()}
+            results[name]["command"] = dig(card, "run", "command")
+    return results
+
+
 def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_slices: int,
                         kaggle_root: Path = DEFAULT_ROOT, brisc_root: Path = BRISC_ROOT,
                         lgg_root: Path = LGG_ROOT) -> dict:
@@ -261,6 +293,10 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
         | {"wall_time_s": summary["run"]["wall_time_s"],
            "epochs_per_hour": round(summary["epochs_run"] / (summary["run"]["wall_time_s"] / 3600), 2)},
         "data": data_section(splits, summary),
+        "separate_models": {"results": separate_model_results(out_dir / "previous"),
+                            "note": "the three models this network replaced, as their own cards measured them; their "
+                                    "LGG validation patients and BRISC validation slices differ from this card's "
+                                    "splits, the Kaggle test splits are the same"},
         "run": summary["run"] | {"evaluation_command": "python -m training.evaluate_tumour_net",
                                  "evaluation_wall_time_s": round(time.time() - started, 1)},
     }

@@ -28,14 +28,14 @@ def tracking_uri() -> str:
     return f"sqlite:///{LOCAL_STORE / 'mlflow.db'}"
 
 
-def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level with dotted keys ({"a": {"b": 1}} -> {"a.b": 1})."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(_flatten(value, f"{prefix}{key}."))
         else:
-            flat[name] = str(value)[:500]
+            flat[f"{prefix}{key}"] = value
     return flat
 
 
@@ -91,14 +91,15 @@ class Tracker:
             else (LOCAL_STORE / "artifacts").as_uri())
         run = self._client.create_run(experiment_id, run_name=self.run_name)
         for key, value in _flatten(self.params).items():
-            self._client.log_param(run.info.run_id, key, value)
+            self._client.log_param(run.info.run_id, key, str(value)[:500])
         return run.info.run_id
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Log every finite number in ``metrics`` (nested dicts become dotted keys)."""
         if self._run_id is None:
             return
-        numbers = {key: float(value) for key, value in _flatten_numbers(metrics).items()}
+        numbers = {key: float(value) for key, value in _flatten(metrics).items()
+                   if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value}
         self._guard("log metrics", self._log_metrics, numbers, step)
 
     def _log_metrics(self, numbers: dict[str, float], step: int | None) -> None:
@@ -112,14 +113,3 @@ class Tracker:
     def finish(self) -> None:
         if self._run_id is not None:
             self._guard("end the run", self._client.set_terminated, self._run_id)
-
-
-def _flatten_numbers(values: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    numbers: dict[str, float] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            numbers.update(_flatten_numbers(value, f"{name}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-            numbers[name] = float(value)
-    return numbers

@@ -1,6 +1,6 @@
 """Train the shared-encoder tumour network (type head + segmentation decoder) and write weights/tumour_net.keras.
 
-    python -m training.train_tumour_net [--epochs 20] [--image-size 192]       # resumes runs/tumour_net if present
+    python -m training.train_tumour_net [--epochs 24] [--image-size 192]       # resumes runs/tumour_net if present
     python -m training.evaluate_tumour_net                                     # then: card, thresholds, test results
 
 Every slice trains the type head; slices with a known mask (BRISC, LGG, Kaggle ``notumor``) also train the decoder,
@@ -46,7 +46,7 @@ class TumourNetConfig:
     label_smoothing: float = 0.1
     mask_loss_weight: float = 1.0
     batch_size: int = 32
-    epochs: int = 20
+    epochs: int = 24
     warmup_epochs: int = 1
     patience: int = 6
     val_fraction: float = 0.1
