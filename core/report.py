@@ -275,7 +275,7 @@ def _checks_text(analysis: Analysis) -> str:
     """What needs a closer look on a slice, for the overview table."""
     checks = []
     if analysis.disagreements:
-        checks.append("models disagree")
+        checks.append("answers disagree")
     if analysis.type_confidence is not None and analysis.type_confidence < LOW_CONFIDENCE:
         checks.append("uncertain type")
     return ", ".join(checks) or "—"
@@ -292,7 +292,7 @@ def _write_slice(pdf: FPDF, report_slice: ReportSlice, title: str) -> None:
         _write_probabilities(pdf, analysis)
     _heading(pdf, "Presence and size")
     _write_measurements(pdf, analysis)
-    _heading(pdf, "Model disagreement")
+    _heading(pdf, "Disagreement between the answers")
     _paragraph(pdf, _disagreement_text(analysis))
 
 

@@ -19,8 +19,8 @@ STUDY = {"card": "tumour_net_study", "train": "python -m training.tune_tumour_ne
 """The tumour network's hyperparameter study: a card without weights, so it is not in ``core.registry.MODELS``."""
 
 METRIC_LABELS = {
-    "loss": "Loss", "mask_loss": "Mask loss", "val_score": "Validation score", "accuracy": "Accuracy",
-    "macro_f1": "Macro-F1", "val_macro_f1": "Validation macro-F1",
+    "loss": "Loss", "type_loss": "Type loss", "mask_loss": "Mask loss", "val_score": "Validation score",
+    "accuracy": "Accuracy", "macro_f1": "Macro-F1", "val_macro_f1": "Validation macro-F1",
     "auc": "AUC", "dice": "Dice", "iou": "IoU", "precision": "Precision", "recall": "Recall", "f1": "F1",
 }
 SPLIT_LABELS = {

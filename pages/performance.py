@@ -34,7 +34,7 @@ def table(frame, what: str) -> None:
 
 
 def type_ui(card: dict, study: dict | None) -> None:
-    history_ui("type", card, ["loss", "accuracy", "macro_f1"])
+    history_ui("type", card, ["type_loss", "accuracy", "macro_f1"])
 
     st.subheader("Test results: official split and without duplicates of training images")
     st.markdown(summaries.duplicates_sentence(card))

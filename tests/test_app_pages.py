@@ -93,7 +93,7 @@ def test_performance_page_shows_every_model_section(open_page, full_weights):
     assert "Trained for 4 epochs in 2 part(s)" in text and "Grad-CAM at `stage3`" in text
     assert "without regions smaller than 32 pixels" in text
     assert {chart.key for chart in at.get("plotly_chart")} == {
-        "type_history_loss", "type_history_accuracy", "type_history_macro_f1", "confusion_kaggle_official",
+        "type_history_type_loss", "type_history_accuracy", "type_history_macro_f1", "confusion_kaggle_official",
         "confusion_kaggle_deduplicated", "type_roc", "type_per_class", "type_reliability", "study", "presence_roc",
         "presence_pr", "segmentation_history_mask_loss", "segmentation_history_dice", "dice_brisc", "dice_lgg"}
     assert len(at.get("image")) == 2  # the third official mistake is not on disk

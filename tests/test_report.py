@@ -170,7 +170,7 @@ def test_overview_flags_disagreement_and_low_confidence(cards: dict) -> None:
     slices = [make_report_slice("unsure.png", pixels, unsure, heatmap),
               make_report_slice("conflict.png", pixels, conflicting, heatmap)]
     pages = report_pages(build_report(slices, None, cards, "0.1.0", GENERATED_AT))
-    assert "uncertain type" in pages[0] and "models disagree" in pages[0]
+    assert "uncertain type" in pages[0] and "answers disagree" in pages[0]
     assert "A tumour is reported, but the network outlines no region large enough to show." in pages[2]
 
 
