@@ -1,5 +1,6 @@
 """Model performance: every number and curve comes from the tumour network's card in the weights folder."""
 
+import pandas as pd
 import streamlit as st
 
 from core import figures, summaries
@@ -26,11 +27,11 @@ def history_ui(name: str, card: dict, metrics: list[str]) -> None:
 
 
 def table(frame, what: str) -> None:
-    """A table drawn from the card, or one line saying ``what`` the card lacks."""
+    """A table drawn from the card, or one line saying ``what`` the card lacks; a plain row number is not shown."""
     if frame.empty:
         st.caption(f"{what} is {summaries.NOT_AVAILABLE} in the model card.")
     else:
-        st.dataframe(frame)
+        st.dataframe(frame, hide_index=isinstance(frame.index, pd.RangeIndex))
 
 
 def type_ui(card: dict, study: dict | None) -> None:
