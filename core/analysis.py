@@ -8,7 +8,7 @@ import numpy as np
 
 from core.cards import MODELS, TUMOUR_NET
 from core.io import ScanSlice
-from core.ood import OodDetector, is_out_of_distribution, ood_score
+from core.ood import OodDetector, is_out_of_distribution, ood_scores
 from core.preprocess import find_head_mask, preprocess_slice
 from core.registry import LoadedModel
 from core.tumour import read_tumour
@@ -79,7 +79,7 @@ def analyze(scan: ScanSlice, models: dict[str, LoadedModel], detector: OodDetect
     if scan.pixel_spacing_mm is not None:
         result.mask_area_mm2 = result.mask_area_px * scan.pixel_spacing_mm[0] * scan.pixel_spacing_mm[1]
     if detector is not None:
-        result.ood_score = ood_score(scan.pixels, model, detector)
+        result.ood_score = float(ood_scores(image[None], model, detector)[0])  # the input already prepared above
         result.ood = is_out_of_distribution(result.ood_score, detector)
     if tta:
         result.type_spread = predict_type_tta(scan, model)

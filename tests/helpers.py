@@ -39,3 +39,14 @@ def write_image(path: Path, pixels: np.ndarray, fmt: str = "JPEG") -> Path:
     path.write_bytes(encode(pixels, fmt))
     return path
 
+
+
+def random_slice_arrays(count: int, seed: int, size: int = 32):
+    """``count`` random model inputs with random labels and masks (about 70 % of them known), for tiny trainings."""
+    from training.tumour_data import SliceArrays
+
+    rng = np.random.default_rng(seed)
+    return SliceArrays(x=rng.random((count, size, size, 1)).astype(np.float16),
+                       labels=rng.integers(0, 4, count).astype(np.int32),
+                       masks=(rng.random((count, size, size, 1)) > 0.7).astype(np.uint8),
+                       mask_known=rng.random(count) > 0.3, slices=[])

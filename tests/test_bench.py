@@ -25,15 +25,12 @@ def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
 
 
 def test_training_benchmark_measures_pipeline_synthetic_and_their_ratio():
-    import numpy as np
+    from helpers import random_slice_arrays
 
     from training.bench_training import measure_tumour_net, profile_variants
     from training.train_tumour_net import TumourNetConfig
-    from training.tumour_data import SliceArrays
 
-    rng = np.random.default_rng(0)
-    arrays = SliceArrays(rng.random((64, 32, 32, 1)).astype(np.float16), rng.integers(0, 4, 64).astype(np.int32),
-                         (rng.random((64, 32, 32, 1)) > 0.7).astype(np.uint8), np.ones(64, bool), [])
+    arrays = random_slice_arrays(64, 0)
     config = TumourNetConfig(image_size=32, base_filters=8, depth=2, batch_size=8)
     result = measure_tumour_net(config, arrays, arrays, steps=2)
     assert result["pipeline_images_per_s"] > 0 and result["synthetic_images_per_s"] > 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
+from helpers import random_slice_arrays
 
 pytest.importorskip("mlflow", reason="MLflow is a training dependency (requirements-train.txt)")
 
@@ -13,18 +13,10 @@ from mlflow.tracking import MlflowClient
 
 from training.tracking import EXPERIMENT, Tracker
 from training.train_tumour_net import TumourNetConfig, fit_tumour_net
-from training.tumour_data import SliceArrays
 from training.tune_tumour_net import run_study
 
 CONFIG = TumourNetConfig(image_size=32, base_filters=8, depth=2, epochs=2, batch_size=16, patience=10,
                          mixed_precision=False)
-
-
-def _arrays(n: int, seed: int) -> SliceArrays:
-    rng = np.random.default_rng(seed)
-    return SliceArrays(x=rng.random((n, 32, 32, 1)).astype(np.float16), labels=rng.integers(0, 4, n).astype(np.int32),
-                       masks=(rng.random((n, 32, 32, 1)) > 0.7).astype(np.uint8), mask_known=rng.random(n) > 0.3,
-                       slices=[])
 
 
 @pytest.fixture
@@ -40,7 +32,7 @@ def _runs(client: MlflowClient) -> list:
 
 
 def test_run_logs_params_and_every_epoch_and_a_resumed_part_continues_it(store, tmp_path) -> None:
-    train, val = _arrays(48, 0), _arrays(16, 1)
+    train, val = random_slice_arrays(48, 0), random_slice_arrays(16, 1)
     tracker = Tracker("tiny", {"config": {"epochs": 2}})
     fit_tumour_net(CONFIG, train, val, tmp_path / "run", tracker, stop_after_epoch=1, verbose=0)
     fit_tumour_net(CONFIG, train, val, tmp_path / "run", Tracker("tiny", {"config": {"epochs": 2}}), verbose=0)
@@ -54,13 +46,14 @@ def test_unreachable_server_warns_once_and_training_goes_on(tmp_path, monkeypatc
     tracker = Tracker("tiny")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = fit_tumour_net(CONFIG, _arrays(32, 0), _arrays(16, 1), tmp_path / "run", tracker, verbose=0)
+        result = fit_tumour_net(CONFIG, random_slice_arrays(32, 0), random_slice_arrays(16, 1), tmp_path / "run",
+                                tracker, verbose=0)
     tracking_warnings = [w for w in caught if "MLflow tracking is off" in str(w.message)]
     assert len(tracking_warnings) == 1
     assert result.epochs_run == 2 and not tracker.enabled
 
 
 def test_study_logs_one_run_per_trial(store, tmp_path) -> None:
-    study = run_study(_arrays(32, 0), _arrays(16, 1), CONFIG, trials=2, runs_dir=tmp_path)
+    study = run_study(random_slice_arrays(32, 0), random_slice_arrays(16, 1), CONFIG, trials=2, runs_dir=tmp_path)
     assert len(study["trials"]) == 2 and study["best_value"] == max(t["val_score"] for t in study["trials"])
     assert sorted(run.info.run_name for run in _runs(store)) == ["tumour_net-trial-0", "tumour_net-trial-1"]

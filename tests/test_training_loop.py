@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from helpers import random_slice_arrays
 
 from training.loop import CHECKPOINT, STATE_FILE, read_state
 from training.tracking import Tracker
 from training.train_tumour_net import TumourNetConfig, fit_tumour_net, make_validator
-from training.tumour_data import SliceArrays
 
 CONFIG = TumourNetConfig(image_size=32, base_filters=8, depth=2, epochs=4, batch_size=16, patience=10,
                          mixed_precision=False)
@@ -20,16 +20,9 @@ class Killed(Exception):
     """Stands in for the session ending while epoch 3 trains."""
 
 
-def _arrays(n: int, seed: int) -> SliceArrays:
-    rng = np.random.default_rng(seed)
-    return SliceArrays(x=rng.random((n, 32, 32, 1)).astype(np.float16), labels=rng.integers(0, 4, n).astype(np.int32),
-                       masks=(rng.random((n, 32, 32, 1)) > 0.7).astype(np.uint8), mask_known=rng.random(n) > 0.3,
-                       slices=[])
-
-
 @pytest.fixture(scope="module")
-def data() -> tuple[SliceArrays, SliceArrays]:
-    return _arrays(64, 0), _arrays(16, 1)
+def data() -> tuple:
+    return random_slice_arrays(64, 0), random_slice_arrays(16, 1)
 
 
 def _fit(data, run_dir, validate=None):

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from scipy import ndimage
 
 from core.cards import WEIGHTS_DIR, write_evaluation
@@ -38,7 +37,7 @@ from core.tumour import gate_mask, tumour_probability
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice
 from training.tracking import Tracker
-from training.train_tumour_net import MODEL_NAME, RUNS_DIR
+from training.train_tumour_net import MODEL_NAME, RUNS_DIR, predict_logits_and_masks
 from training.tumour_data import (
     BRISC_ROOT,
     LGG_ROOT,
@@ -69,15 +68,8 @@ class Outputs:
     mask_probs: np.ndarray  # N x S x S
 
 
-def predict_split(model: keras.Model, arrays: SliceArrays, batch_size: int = 64) -> Outputs:
-    head = keras.Model(model.inputs, {name: model.get_layer(name).output for name in ("logits", "mask")})
-    run = tf.function(lambda x: head(x, training=False), reduce_retracing=True, autograph=False)
-    logits, masks = [], []
-    for start in range(0, len(arrays.x), batch_size):
-        out = run(tf.convert_to_tensor(arrays.x[start:start + batch_size], dtype=tf.float32))
-        logits.append(np.asarray(out["logits"]))
-        masks.append(np.asarray(out["mask"])[..., 0])
-    return Outputs(arrays, np.concatenate(logits), np.concatenate(masks))
+def predict_split(model: keras.Model, arrays: SliceArrays) -> Outputs:
+    return Outputs(arrays, *predict_logits_and_masks(model, arrays.x))
 
 
 def relative(path: str, root: Path = DEFAULT_ROOT) -> str:

@@ -66,19 +66,18 @@ def load_brain_slices(classifier: LoadedModel, config: OodConfig, kaggle_root: P
     train/validation/test and, optionally, LGG slices of its training patients as a fifth cluster."""
     spec = classifier.spec
     splits = make_splits(kaggle_root, BRISC_ROOT, lgg_root, seed=config.seed)
-
-    def arrays(slices, lgg: bool) -> np.ndarray:
-        return load_slices([s for s in slices if (s.source == "lgg") == lgg], spec).x
-
-    train = load_slices([s for s in splits.train if s.source != "lgg"], spec)
-    x_train, y_train = train.x, train.labels
-    x_val = arrays(splits.val, lgg=False)
+    # Whole splits, as training cached them: one cache hit each instead of re-decoding per source.
+    train, val = load_slices(splits.train, spec), load_slices(splits.val, spec)
+    train_lgg = np.array([s.source == "lgg" for s in train.slices])
+    val_lgg = np.array([s.source == "lgg" for s in val.slices])
+    x_train, y_train = train.x[~train_lgg], train.labels[~train_lgg]
+    x_val = val.x[~val_lgg]
     evaluate = {"kaggle_validation": x_val, "kaggle_test_official": load_slices(splits.kaggle_test, spec).x,
                 "kaggle_test_deduplicated": load_slices(splits.kaggle_test_deduplicated, spec).x}
     names = list(classifier.class_names)
     if config.include_lgg:
-        x_lgg = arrays(splits.train, lgg=True)
-        evaluate["lgg_validation_patients"] = arrays(splits.val, lgg=True)
+        x_lgg = train.x[train_lgg]
+        evaluate["lgg_validation_patients"] = val.x[val_lgg]
         x_train = np.concatenate([x_train, x_lgg])
         y_train = np.concatenate([y_train, np.full(len(x_lgg), len(names))])
         names.append("lgg_flair")

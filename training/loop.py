@@ -246,10 +246,3 @@ def _time_left(state: RunState, started: float, time_budget_s: float | None) -> 
         return True
     slowest = max((row["seconds"] for row in state.history), default=0.0)
     return time.time() - started + slowest <= time_budget_s
-
-
-def is_finished(run_dir: Path, config: LoopConfig) -> bool:
-    """True when the run in ``run_dir`` reached its last epoch or stopped early."""
-    state = read_state(run_dir)
-    return state is not None and (state.epochs_done >= config.epochs
-                                  or state.should_stop(config.monitor, config.patience))

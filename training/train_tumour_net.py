@@ -69,15 +69,17 @@ def masked_dice_bce_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return known * (1.0 - dice + bce)
 
 
-def predict_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Type probabilities (N x 4) and mask probabilities (N x S x S) for an array of model inputs."""
-    run = model.predict_on_batch
-    probs, masks = [], []
+def predict_logits_and_masks(model: keras.Model, x: np.ndarray,
+                             batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Type logits (N x 4) and mask probabilities (N x S x S) of the network for an array of model inputs."""
+    head = keras.Model(model.inputs, {name: model.get_layer(name).output for name in ("logits", "mask")})
+    run = tf.function(lambda batch: head(batch, training=False), reduce_retracing=True, autograph=False)
+    logits, masks = [], []
     for start in range(0, len(x), batch_size):
-        out = run(tf.cast(x[start:start + batch_size], tf.float32))
-        probs.append(np.asarray(out["type"], dtype=np.float32))
+        out = run(tf.convert_to_tensor(x[start:start + batch_size], dtype=tf.float32))
+        logits.append(np.asarray(out["logits"], dtype=np.float32))
         masks.append(np.asarray(out["mask"], dtype=np.float32)[..., 0])
-    return np.concatenate(probs), np.concatenate(masks)
+    return np.concatenate(logits), np.concatenate(masks)
 
 
 def make_validator(val: SliceArrays):
@@ -87,8 +89,8 @@ def make_validator(val: SliceArrays):
     def validate(model: keras.Model) -> dict[str, float]:
         from sklearn.metrics import f1_score
 
-        probs, mask_probs = predict_outputs(model, val.x)
-        predicted = probs.argmax(axis=1)
+        logits, mask_probs = predict_logits_and_masks(model, val.x)
+        predicted = logits.argmax(axis=1)
         dice = [dice_score(t[..., 0], p >= 0.5) for t, p in zip(val.masks[has_mask], mask_probs[has_mask],
                                                                  strict=True)]
         scores = {"val_accuracy": float((predicted == val.labels).mean()),
