@@ -51,8 +51,8 @@ from training.tumour_data import (
 
 SENSITIVITY_TARGETS = {"kaggle": 0.995, "lgg": 0.95}
 """Validation sensitivity each tumour source must keep at the presence threshold. LGG's is lower: its volumes end in
-slices with a few pixels of FLAIR abnormality, which would drag a 99.5 % rule to a threshold that calls most
-tumour-free LGG slices tumours (on an intermediate checkpoint: 40 % validation specificity)."""
+slices with a few pixels of FLAIR abnormality, which would drag a 99.5 % rule to a near-zero threshold and cost most of
+the specificity on tumour-free LGG slices."""
 SPECK_CANDIDATES_PX = (0, 8, 16, 32, 64, 128)
 HEATMAP_LAYERS = ("stage2", "stage3", "last_conv")
 POINTING_DILATION_AT_512 = 15
