@@ -2,6 +2,7 @@
 
     python -m core predict PATH [PATH ...] [--json OUT.json] [--masks-dir DIR] [--heatmaps-dir DIR]
     python -m core report PATH [PATH ...] --out report.pdf [--patient-name ...]
+    python -m core volume PATH [PATH ...] [--json OUT.json] [--mask-out mask.nii.gz] [--series UID]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.gradcam import gradcam_heatmap
 from core.ood import load_available_detector
 from core.registry import load_available_models
 from core.report_cli import add_patient_arguments, build_report_for_files, patient_from_args
+from core.study.cli import add_volume_parser, volume_from_args
 
 
 def predict(paths: list[Path], out: Path | None, masks_dir: Path | None, folder: Path | None,
@@ -41,8 +43,8 @@ def predict(paths: list[Path], out: Path | None, masks_dir: Path | None, folder:
             has_mask = result.analysis is not None and result.analysis.mask is not None
             record["mask_file"] = str(write_png(result.analysis.mask, relative, masks_dir)) if has_mask else None
         if heatmaps_dir is not None:
-            heatmap = gradcam_heatmap(models[TUMOUR_NET], result.scan.pixels) if result.analysis is not None \
-                and TUMOUR_NET in models else None
+            heatmap = gradcam_heatmap(models[TUMOUR_NET], result.scan.pixels, attention=result.analysis.attention) \
+                if result.analysis is not None and TUMOUR_NET in models else None
             record["heatmap_file"] = None if heatmap is None else str(write_png(heatmap, relative, heatmaps_dir))
         records.append(record)
     text = json.dumps(records, indent=1)
@@ -67,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", type=Path, required=True, help="where to write the PDF")
     report.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
     add_patient_arguments(report)
+    add_volume_parser(commands)
     args = parser.parse_args(argv)
-    if args.command == "report":
+    if args.command == "volume":
+        volume_from_args(args)
+    elif args.command == "report":
         build_report_for_files(args.paths, args.out, patient_from_args(args), args.weights)
     else:
         predict(args.paths, args.out, args.masks_dir, args.weights, args.heatmaps_dir)

@@ -11,7 +11,7 @@ from core.io import ScanSlice
 from core.ood import OodDetector, is_out_of_distribution, ood_scores
 from core.preprocess import find_head_mask, preprocess_slice
 from core.registry import LoadedModel
-from core.tumour import read_tumour
+from core.tumour import read_outputs
 from core.uncertainty import TypeSpread, predict_type_tta
 
 
@@ -22,7 +22,8 @@ class Analysis:
     Areas: ``mask_area_px`` counts mask pixels at the input's own size; ``mask_area_fraction`` is of the whole
     image and ``brain_area_fraction`` of the head region; ``mask_area_mm2`` needs the file's pixel spacing.
     ``ood`` is True when the slice does not look like a brain MRI (None without the check, see :mod:`core.ood`);
-    ``type_spread`` holds the test-time-augmentation mean and spread when asked for.
+    ``type_spread`` holds the test-time-augmentation mean and spread when asked for; ``attention`` the type head's
+    pooling weights (h x w, for the "Attention" heatmap) when the network has them.
     """
 
     class_names: list[str] = field(default_factory=list)
@@ -40,6 +41,7 @@ class Analysis:
     ood: bool | None = None
     ood_score: float | None = None
     type_spread: TypeSpread | None = None
+    attention: np.ndarray | None = None
 
     @property
     def type_confidence(self) -> float | None:
@@ -66,12 +68,15 @@ def analyze(scan: ScanSlice, models: dict[str, LoadedModel], detector: OodDetect
     if model is None:
         return result
     image = preprocess_slice(scan.pixels, model.spec)
-    reading = read_tumour(model, image, scan.pixels.shape)
+    outputs = model.predict_outputs(image[None])  # one pass: type, mask and the embedding the OOD check scores
+    reading = read_outputs(model, outputs["logits"][0], outputs["mask"][0, ..., 0], scan.pixels.shape)
     result.class_names = model.class_names
     result.type_probabilities = reading.type_probabilities
     result.predicted_type = max(reading.type_probabilities, key=reading.type_probabilities.get)
     result.tumour_probability, result.tumour_present = reading.tumour_probability, reading.tumour_present
     result.mask = reading.mask
+    if "attention" in outputs:
+        result.attention = outputs["attention"][0, ..., 0]
     result.mask_area_px = int(result.mask.sum())
     result.mask_area_fraction = result.mask_area_px / result.mask.size
     head_px = int(find_head_mask(scan.pixels).sum())
@@ -79,7 +84,7 @@ def analyze(scan: ScanSlice, models: dict[str, LoadedModel], detector: OodDetect
     if scan.pixel_spacing_mm is not None:
         result.mask_area_mm2 = result.mask_area_px * scan.pixel_spacing_mm[0] * scan.pixel_spacing_mm[1]
     if detector is not None:
-        result.ood_score = float(ood_scores(image[None], model, detector)[0])  # the input already prepared above
+        result.ood_score = float(ood_scores(image[None], model, detector, outputs.get("embedding"))[0])
         result.ood = is_out_of_distribution(result.ood_score, detector)
     if tta:
         result.type_spread = predict_type_tta(scan, model)

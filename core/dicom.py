@@ -1,21 +1,17 @@
-"""DICOM slices through pydicom: rescale, VOI window, MONOCHROME1 and one frame of a multi-frame object.
+"""DICOM slices through pydicom: one frame of a single- or multi-frame object as a display slice.
 
-Values go stored -> rescaled (Rescale Slope/Intercept) -> windowed (the file's Window Center/Width or the user's)
--> inverted for MONOCHROME1, the order of the DICOM grayscale pipeline (PS3.4 N.2). Enhanced multi-frame files keep
-spacing, rescale and window in functional groups; :func:`_frame_attribute` looks there too. Modality and VOI LUT
-*sequences* are rare in MRI and are not applied: such slices are scaled by their min and max instead.
+The grayscale pipeline (Modality LUT, VOI LUT or window, MONOCHROME1) lives in :mod:`core.study.lut`, so a slice
+read here shows exactly as the same slice of a whole series read by :mod:`core.study.series`.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
 
-import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.pixels import get_decoder, pixel_array
+from pydicom.pixels import get_decoder
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core.errors import InputError
@@ -24,11 +20,10 @@ from core.scan import (
     SliceChoice,
     VolumeInfo,
     choose_index,
-    choose_window,
-    to_display,
     validate_dimensions,
     validate_volume,
 )
+from core.study.lut import display_values, frame_attribute, modality_values, number
 
 PREAMBLE_SIZE = 128
 BARE_DATASET_STARTS = (b"\x02\x00", b"\x08\x00")
@@ -42,8 +37,8 @@ def is_dicom(data: bytes) -> bool:
 
 def describe_dicom(data: bytes, name: str) -> VolumeInfo:
     """Frames and size of a DICOM image, from its header."""
-    ds = _open(data, name)
-    frames = _frame_count(ds)
+    ds = open_dataset(data, name)
+    frames = frame_count(ds)
     return VolumeInfo(
         shape=(frames, int(ds.Rows), int(ds.Columns)),
         axes=("frame", "row", "column"),
@@ -55,31 +50,29 @@ def describe_dicom(data: bytes, name: str) -> VolumeInfo:
 
 def read_dicom(data: bytes, name: str, choice: SliceChoice) -> ScanSlice:
     """Decode one frame (``choice.frame``, default the middle one) into a display slice in [0, 1]."""
-    ds = _open(data, name)
-    frames = _frame_count(ds)
+    ds = open_dataset(data, name)
+    frames = frame_count(ds)
     frame = choose_index(choice.frame, frames, frames // 2, "frame", name)
-    stored = pixel_array(ds, index=frame).astype(np.float32)  # decodes this frame only
-    if stored.ndim == 3:  # colour (secondary capture): ITU-R 601 luma, as Pillow's convert("L")
-        stored = stored @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    slope = _number(_frame_attribute(ds, frame, "PixelValueTransformationSequence", "RescaleSlope"))
-    intercept = _number(_frame_attribute(ds, frame, "PixelValueTransformationSequence", "RescaleIntercept"))
-    raw = stored * (1.0 if slope is None else slope) + (0.0 if intercept is None else intercept)
-    pixels = to_display(raw, name, choose_window(choice, _file_window(ds, frame), name))
-    if ds.get("PhotometricInterpretation") == "MONOCHROME1":  # low values are bright
-        pixels = 1.0 - pixels
-    return ScanSlice(pixels=pixels, pixel_spacing_mm=_pixel_spacing(ds, frame), source_format="DICOM")
+    pixels = display_values(modality_values(ds, frame), ds, frame, name, choice)
+    return ScanSlice(pixels=pixels, pixel_spacing_mm=pixel_spacing(ds, frame), source_format="DICOM")
 
 
-def _open(data: bytes, name: str) -> Dataset:
+def open_dataset(data: bytes, name: str) -> Dataset:
     """Parse the data set and refuse, from its header, files without a decodable image of an accepted size."""
     ds = pydicom.dcmread(io.BytesIO(data), force=True)
     if "PixelData" not in ds:
         raise InputError(
             f"{name} is a DICOM file without image data (for example a report); please upload a DICOM image."
         )
+    check_image_header(ds, name)
+    return ds
+
+
+def check_image_header(ds: Dataset, name: str) -> None:
+    """Refuse, from the header, an image of an unaccepted size or in a transfer syntax that cannot be decoded."""
     rows, columns = int(ds.Rows), int(ds.Columns)
     validate_dimensions(columns, rows, name)
-    validate_volume((_frame_count(ds), rows, columns), name)
+    validate_volume((frame_count(ds), rows, columns), name)
     syntax = _transfer_syntax(ds)
     try:
         decodable = get_decoder(syntax).is_available
@@ -90,7 +83,6 @@ def _open(data: bytes, name: str) -> Dataset:
         raise InputError(
             f"{name} is encoded as {encoding}, which this app cannot decode; please export it uncompressed."
         )
-    return ds
 
 
 def _transfer_syntax(ds: Dataset) -> pydicom.uid.UID:
@@ -104,46 +96,15 @@ def _transfer_syntax(ds: Dataset) -> pydicom.uid.UID:
     return meta.TransferSyntaxUID
 
 
-def _frame_count(ds: Dataset) -> int:
+def frame_count(ds: Dataset) -> int:
+    """Frames in the object: NumberOfFrames, 1 for a single-frame file."""
     return max(int(ds.get("NumberOfFrames") or 1), 1)
 
 
-def _frame_attribute(ds: Dataset, frame: int, group: str, keyword: str) -> Any:
-    """``keyword`` from the top level, else from this frame's or the shared functional group (enhanced files)."""
-    if keyword in ds:
-        return ds.get(keyword)
-    for sequence, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
-        items = ds.get(sequence) or []
-        inner = items[index].get(group) if index < len(items) else None
-        if inner and keyword in inner[0]:
-            return inner[0].get(keyword)
-    return None
-
-
-def _file_window(ds: Dataset, frame: int) -> tuple[float, float] | None:
-    """The file's first Window Center/Width pair, or None when it has none or a meaningless width."""
-    center = _number(_frame_attribute(ds, frame, "FrameVOILUTSequence", "WindowCenter"))
-    width = _number(_frame_attribute(ds, frame, "FrameVOILUTSequence", "WindowWidth"))
-    if center is None or width is None or width <= 0:
-        return None
-    return center, width
-
-
-def _pixel_spacing(ds: Dataset, frame: int) -> tuple[float, float] | None:
+def pixel_spacing(ds: Dataset, frame: int) -> tuple[float, float] | None:
     """(row, column) spacing in mm from Pixel Spacing, or None when absent or not two positive numbers."""
-    value = _frame_attribute(ds, frame, "PixelMeasuresSequence", "PixelSpacing")
-    spacing = [_number(v) for v in value] if isinstance(value, list | tuple | MultiValue) else []
+    value = frame_attribute(ds, frame, "PixelMeasuresSequence", "PixelSpacing")
+    spacing = [number(v) for v in value] if isinstance(value, list | tuple | MultiValue) else []
     if len(spacing) != 2 or not all(s is not None and s > 0 for s in spacing):
         return None
     return spacing[0], spacing[1]
-
-
-def _number(value: Any) -> float | None:
-    """A finite float from a DICOM value (the first of a multi-value), or None for an empty or invalid one."""
-    if isinstance(value, MultiValue | list | tuple):
-        value = value[0] if len(value) else None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None

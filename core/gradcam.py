@@ -12,8 +12,13 @@ The maps come from tf-keras-vis 0.8.7:
 - Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks",
   CVPR Workshops 2020, https://arxiv.org/abs/1910.01279, run as Faster Score-CAM (see :data:`SCORECAM_MAX_N`).
 
-The target layer and the default method are the ones the model's card names under ``architecture.gradcam_layer``
-and ``architecture.gradcam_method``, chosen by ``training.evaluate_tumour_net`` on how often each method's peak falls
+A network whose type head pools its features by its own tumour map (:mod:`core.network_layers`) also offers
+"Attention": those pooling weights, the exact share each position had in the features the type was read from. It
+needs no gradients and is the same for every class.
+
+The target layer of each method and the default method are the ones the model's card names under
+``architecture.heatmap_layers`` (or the single ``architecture.gradcam_layer``), ``architecture.attention_layer`` and
+``architecture.gradcam_method``, chosen by ``training.evaluate_tumour_net`` on how often each method's peak falls
 inside the expert tumour mask of validation slices. The maps explain the type head: a multi-output network is
 viewed through a flat model that ends at its ``architecture.type_layer``.
 """
@@ -34,10 +39,12 @@ from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 from tf_keras_vis.utils.scores import CategoricalScore
 
 from core.preprocess import find_brain_box, preprocess_slice, resize
-from core.registry import LoadedModel
+from core.registry import LoadedModel, flip_average
 
-METHODS: tuple[str, ...] = ("Grad-CAM++", "Grad-CAM", "Score-CAM")
-"""Heatmap methods offered to the user; the model's card names the default (chosen on validation masks)."""
+ATTENTION = "Attention"
+GRADIENT_METHODS: tuple[str, ...] = ("Grad-CAM++", "Grad-CAM", "Score-CAM")
+METHODS: tuple[str, ...] = (ATTENTION, *GRADIENT_METHODS)
+"""Every heatmap method; a model offers those :func:`available_methods` lists, its card names the default."""
 
 SCORECAM_MAX_N = 16
 """Activation channels Score-CAM keeps (those with the largest spatial variance, "Faster Score-CAM").
@@ -53,18 +60,44 @@ _VISUALISERS: dict[str, type[ModelVisualization]] = {
     "Grad-CAM": Gradcam,
     "Score-CAM": Scorecam,
 }
-_cache: weakref.WeakKeyDictionary[keras.Model, dict[str, ModelVisualization]] = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[keras.Model, dict[str, ModelVisualization | keras.Model]] = \
+    weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
+def _architecture(model: LoadedModel | None) -> dict:
+    return ((model.card if model is not None else {}).get("architecture")) or {}
+
+
+def available_methods(model: LoadedModel | None) -> tuple[str, ...]:
+    """The methods this model can show: "Attention" only when its card names an ``attention_layer``."""
+    return METHODS if _architecture(model).get("attention_layer") else GRADIENT_METHODS
+
+
 def default_method(model: LoadedModel | None) -> str:
-    """The heatmap method the model's card recommends (the first of :data:`METHODS` when it names none)."""
-    method = ((model.card if model is not None else {}).get("architecture") or {}).get("gradcam_method")
-    return method if method in METHODS else METHODS[0]
+    """The heatmap method the model's card recommends (the first available one when it names none)."""
+    method = _architecture(model).get("gradcam_method")
+    return method if method in available_methods(model) else available_methods(model)[0]
+
+
+def can_explain(model: LoadedModel | None) -> bool:
+    """Whether the card names a layer for at least one heatmap method."""
+    architecture = _architecture(model)
+    return bool(architecture.get("attention_layer") or architecture.get("heatmap_layers")
+                or architecture.get("gradcam_layer"))
+
+
+def heatmap_layer(model: LoadedModel, method: str) -> str | None:
+    """The layer ``method`` reads on this model, as its card names it."""
+    architecture = _architecture(model)
+    if method == ATTENTION:
+        return architecture.get("attention_layer")
+    return (architecture.get("heatmap_layers") or {}).get(method) or architecture.get("gradcam_layer")
 
 
 def gradcam_heatmap(
-    model: LoadedModel, pixels: np.ndarray, class_index: int | None = None, method: str | None = None
+    model: LoadedModel, pixels: np.ndarray, class_index: int | None = None, method: str | None = None,
+    attention: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where the classifier looked when scoring ``class_index`` on one slice.
 
@@ -72,35 +105,50 @@ def gradcam_heatmap(
         model: a classifier whose card names its target layer under ``architecture.gradcam_layer``.
         pixels: H x W float32 slice in [0, 1] (``ScanSlice.pixels``), preprocessed here exactly as for prediction.
         class_index: output index to explain; None explains the predicted class.
-        method: one of :data:`METHODS`; None uses :func:`default_method`.
+        method: one of :func:`available_methods`; None uses :func:`default_method`.
+        attention: this slice's attention weights from a forward pass already made (``Analysis.attention``), so
+            "Attention" costs no second pass; ignored by the other methods.
 
     Returns:
         H x W float32 heatmap in [0, 1] at the slice's own size. When the model's input spec crops to the brain, the
         model never saw the rest of the image, so the map fills the brain box and is 0 outside it.
 
     Raises:
-        ValueError: ``method`` is not in :data:`METHODS`, or the card names no target layer.
+        ValueError: ``method`` is not one the model offers, or the card names no target layer.
     """
     method = method or default_method(model)
-    if method not in METHODS:
-        raise ValueError(f"Unknown heatmap method {method!r}; choose one of {', '.join(METHODS)}.")
-    layer = model.card.get("architecture", {}).get("gradcam_layer")
+    if method not in available_methods(model):
+        raise ValueError(f"Unknown heatmap method {method!r}; choose one of {', '.join(available_methods(model))}.")
+    layer = heatmap_layer(model, method)
     if layer is None:
         raise ValueError(f"The {model.name} model's card names no gradcam_layer, so it cannot show a heatmap.")
     batch = preprocess_slice(pixels, model.spec)[None]
-    if class_index is None:
-        class_index = int(np.argmax(model.predict_raw(batch)[0]))
-    cam = compute_cam(model.type_model, method, batch, layer, class_index)
+    if method == ATTENTION:
+        cam = _min_max(model.predict_outputs(batch)["attention"][0, ..., 0] if attention is None else attention)
+    else:
+        if class_index is None:
+            class_index = int(np.argmax(model.predict_raw(batch)[0]))
+        cam = compute_cam(model.type_model, method, batch, layer, class_index)
     box = find_brain_box(pixels) if model.spec.crop else (0, 0, *pixels.shape)
     return _place_heatmap(cam, pixels.shape, box)
 
 
-def compute_cam(model: keras.Model, method: str, batch: np.ndarray, layer: str, class_index: int) -> np.ndarray:
+def compute_cam(model: keras.Model, method: str, batch: np.ndarray, layer: str, class_index: int,
+                flip: bool = False) -> np.ndarray:
     """The raw class activation map at ``layer``'s resolution (h x w float32, min-max normalised to [0, 1]).
 
     ``layer`` is used as named, not replaced by the nearest convolution before it: cards name the rectified
-    activation, whose feature maps are the ones the CAM papers weight.
+    activation, whose feature maps are the ones the CAM papers weight. For "Attention", ``layer`` is the attention
+    layer and ``class_index`` is unused (the weights are the same for every class); ``flip`` averages them with the
+    mirrored slice's, as :class:`~core.registry.LoadedModel` does when its card adopts flip averaging.
     """
+    if method == ATTENTION:
+        view = _attention_view(model, layer)
+
+        def run(images: np.ndarray) -> dict[str, np.ndarray]:
+            return {ATTENTION: np.asarray(view(images, training=False))}
+
+        return _min_max((flip_average(run, batch) if flip else run(batch))[ATTENTION][0, ..., 0])
     options = {}
     if method == "Score-CAM":
         channels = int(model.get_layer(layer).output.shape[-1])
@@ -116,12 +164,29 @@ def compute_cam(model: keras.Model, method: str, batch: np.ndarray, layer: str, 
     return np.asarray(cam, dtype=np.float32)[0]
 
 
+def _min_max(weights: np.ndarray) -> np.ndarray:
+    """Attention weights scaled to [0, 1] like tf-keras-vis's maps (all zero when they are flat)."""
+    weights = np.asarray(weights, dtype=np.float32)
+    span = float(weights.max() - weights.min())
+    return (weights - weights.min()) / span if span > 0 else np.zeros_like(weights)
+
+
 def _place_heatmap(cam: np.ndarray, shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
     """Resize ``cam`` bilinearly into ``box`` (top, left, bottom, right) of an all-zero ``shape`` map."""
     top, left, bottom, right = box
     heatmap = np.zeros(shape, dtype=np.float32)
     heatmap[top:bottom, left:right] = np.clip(resize(cam, (bottom - top, right - left)), 0.0, 1.0)
     return heatmap
+
+
+def _attention_view(model: keras.Model, layer: str) -> keras.Model:
+    """A view of ``model`` that ends at its attention layer, built once per model."""
+    with _cache_lock:
+        per_model = _cache.setdefault(model, {})
+        key = f"{ATTENTION}:{layer}"
+        if key not in per_model:
+            per_model[key] = keras.Model(model.inputs, model.get_layer(layer).output)
+        return per_model[key]
 
 
 def _visualiser(model: keras.Model, method: str) -> ModelVisualization:

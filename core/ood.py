@@ -3,7 +3,7 @@
 A classifier answers on anything, so a chest X-ray or a holiday photo still gets a confident "glioma". The detector
 scores an input by two distances from the training brains and flags it when the larger one is unusual:
 
-- **Embedding distance**: the Mahalanobis distance of the network's pooled last-layer features to the nearest
+- **Embedding distance**: the Mahalanobis distance of the pooled features the type head classifies to the nearest
   class mean under one shared covariance (Lee et al., "A Simple Unified Framework for Detecting Out-of-Distribution
   Samples and Adversarial Attacks", NeurIPS 2018, https://arxiv.org/abs/1807.03888). It sees what the network
   sees, so anything that does not look like a brain to the network lands far from every class.
@@ -21,15 +21,11 @@ features and makes the statistics meaningless.
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 
@@ -47,9 +43,6 @@ PCA_COMPONENTS = 48
 TERM_PERCENTILE = 98.0
 """Each distance is expressed as a multiple of this percentile of its validation values."""
 BATCH = 64
-
-_features: weakref.WeakKeyDictionary[keras.Model, Callable] = weakref.WeakKeyDictionary()
-_features_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -75,31 +68,21 @@ class OodDetector:
     card: dict
 
 
-def embedding_layer(model: keras.Model) -> keras.layers.Layer:
-    """The network's global-average-pooling layer: its output is the embedding the head classifies."""
-    pooling = [layer for layer in model.layers if isinstance(layer, keras.layers.GlobalAveragePooling2D)]
-    if not pooling:
-        raise ValueError(f"{model.name} has no GlobalAveragePooling2D layer to take an embedding from.")
-    return pooling[-1]
-
-
-def _feature_function(classifier: LoadedModel) -> Callable:
-    """A compiled embedding extractor, built once per model and shared by every session's thread."""
-    with _features_lock:
-        function = _features.get(classifier.model)
-        if function is None:
-            head = keras.Model(classifier.model.inputs, embedding_layer(classifier.model).output)
-            # No autograph: a plain model call needs no conversion, and converting writes generated code to /tmp.
-            function = tf.function(lambda x: head(x, training=False), reduce_retracing=True, autograph=False)
-            _features[classifier.model] = function
-    return function
-
-
 def embed(batch: np.ndarray, classifier: LoadedModel) -> np.ndarray:
-    """N x D float64 embeddings of N preprocessed inputs (N x S x S x C), computed in chunks of :data:`BATCH`."""
-    function = _feature_function(classifier)
-    chunks = [np.asarray(function(tf.convert_to_tensor(batch[i:i + BATCH], dtype=tf.float32)))
-              for i in range(0, len(batch), BATCH)]
+    """N x D float64 embeddings of N preprocessed inputs (N x S x S x C), computed in chunks of :data:`BATCH`.
+
+    The embedding is the pooled feature vector the type head classifies (the input of the card's logits layer),
+    taken from the same forward pass as the answers (:meth:`core.registry.LoadedModel.predict_outputs`).
+
+    Raises:
+        ValueError: the card names no logits layer, so there is no embedding to score.
+    """
+    chunks = []
+    for start in range(0, len(batch), BATCH):
+        outputs = classifier.predict_outputs(batch[start:start + BATCH])
+        if "embedding" not in outputs:
+            raise ValueError(f"The {classifier.name} card names no logits layer to take an embedding from.")
+        chunks.append(outputs["embedding"])
     return np.concatenate(chunks).astype(np.float64)
 
 
@@ -122,9 +105,12 @@ def reconstruction_error(thumbnails: np.ndarray, mean: np.ndarray, components: n
     return np.sqrt(np.mean(residual**2, axis=1))
 
 
-def score_terms(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector) -> np.ndarray:
-    """N x 2 raw distances (columns as in :data:`TERMS`) of N preprocessed inputs."""
-    distance = mahalanobis_distance(embed(batch, classifier), detector.means_, detector.precision_)
+def score_terms(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector,
+                embeddings: np.ndarray | None = None) -> np.ndarray:
+    """N x 2 raw distances (columns as in :data:`TERMS`) of N preprocessed inputs; ``embeddings`` (from a forward
+    pass already made) saves computing them again."""
+    features = embed(batch, classifier) if embeddings is None else np.asarray(embeddings, dtype=np.float64)
+    distance = mahalanobis_distance(features, detector.means_, detector.precision_)
     error = reconstruction_error(make_thumbnails(batch), detector.pca_mean_, detector.pca_components_)
     return np.stack([distance, error], axis=1)
 
@@ -134,9 +120,10 @@ def combine_terms(terms: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return (terms / scales).max(axis=1)
 
 
-def ood_scores(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector) -> np.ndarray:
+def ood_scores(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector,
+               embeddings: np.ndarray | None = None) -> np.ndarray:
     """N out-of-distribution scores of N preprocessed inputs; higher means less like a brain MRI slice."""
-    return combine_terms(score_terms(batch, classifier, detector), detector.scales_)
+    return combine_terms(score_terms(batch, classifier, detector, embeddings), detector.scales_)
 
 
 def ood_score(scan_pixels: np.ndarray, classifier: LoadedModel, detector: OodDetector) -> float:

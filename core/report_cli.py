@@ -64,7 +64,7 @@ def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields 
             continue
         pixels, analysis = result.scan.pixels, result.analysis
         model = models.get(TUMOUR_NET)
-        heatmap = gradcam_heatmap(model, pixels) if model is not None else None
+        heatmap = gradcam_heatmap(model, pixels, attention=analysis.attention) if model is not None else None
         slices.append(make_report_slice(path.name, pixels, analysis, heatmap, default_method(model)))
     if not slices:
         raise SystemExit("None of the files could be analysed, so no report was written.")

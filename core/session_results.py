@@ -19,7 +19,7 @@ from core.analysis import Analysis, analyze
 from core.cards import MODELS, TUMOUR_NET
 from core.errors import InputError
 from core.findings import format_percent
-from core.gradcam import default_method, gradcam_heatmap
+from core.gradcam import can_explain, default_method, gradcam_heatmap
 from core.io import ScanSlice, SliceChoice, VolumeInfo, describe_volume, read_scan
 from core.metrics import dice_score
 from core.ood import OodDetector
@@ -122,13 +122,14 @@ def target_options(class_names: Sequence[str]) -> list[str]:
 
 def explain(result: FileResult, models: Mapping[str, LoadedModel], method: str | None = None,
             target: str = PREDICTED_CLASS) -> np.ndarray | None:
-    """H x W heatmap in [0, 1] of where the network looked for ``target``, or None without a network that names its
-    Grad-CAM layer (or for a file that could not be read)."""
+    """H x W heatmap in [0, 1] of where the network looked for ``target``, or None without a network that names a
+    heatmap layer (or for a file that could not be read)."""
     model = models.get(TUMOUR_NET)
-    if not result.ok or model is None or not model.card.get("architecture", {}).get("gradcam_layer"):
+    if not result.ok or model is None or not can_explain(model):
         return None
     class_index = None if target == PREDICTED_CLASS else model.class_names.index(target)
-    return gradcam_heatmap(model, result.scan.pixels, class_index=class_index, method=method)
+    attention = result.analysis.attention if result.analysis is not None else None
+    return gradcam_heatmap(model, result.scan.pixels, class_index=class_index, method=method, attention=attention)
 
 
 def _percent(fraction: float | None) -> float | None:

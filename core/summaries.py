@@ -109,8 +109,10 @@ def metrics_summary_table(cards: Mapping[str, Mapping], titles: Mapping[str, str
 
 
 def reproduce_commands(cards: Mapping[str, Mapping]) -> dict[str, str]:
-    """The command recorded in each card that has one, by card name."""
-    return {name: dig(card, "run", "command") for name, card in cards.items() if dig(card, "run", "command")}
+    """The commands recorded in each card that has one, by card name (earlier training stages first)."""
+    return {name: "\n".join([*(stage.get("command") for stage in dig(card, "training", "earlier_stages") or []
+                               if stage.get("command")), dig(card, "run", "command")])
+            for name, card in cards.items() if dig(card, "run", "command")}
 
 
 def duplicate_count(card: Mapping | None) -> int | None:
@@ -268,23 +270,58 @@ def heatmap_table(card: Mapping | None) -> pd.DataFrame:
                                        "Default"])
 
 
+NETWORK_MEASURES = {
+    "type accuracy, Kaggle official test": ("type", "test", "kaggle_official", "accuracy"),
+    "type macro-F1, Kaggle official test": ("type", "test", "kaggle_official", "macro_f1"),
+    "type accuracy, Kaggle deduplicated test": ("type", "test", "kaggle_deduplicated", "accuracy"),
+    "presence sensitivity, Kaggle official test": ("presence", "test", "kaggle_official", "sensitivity"),
+    "presence specificity, Kaggle official test": ("presence", "test", "kaggle_official", "specificity"),
+    "presence specificity, LGG test patients": ("presence", "test", "lgg_test_patients", "specificity"),
+    "BRISC validation mean Dice": ("segmentation", "brisc_validation", "dice", "mean"),
+    "LGG test per-patient Dice": ("segmentation", "lgg_test_patients", "per_patient_mean_dice"),
+    "Kaggle notumor test slices with any mask pixel": ("segmentation", "false_positive_area", "kaggle_notumor_test",
+                                                       "share_with_any_pixels"),
+}
+"""The network's numbers that comparisons with earlier models show, by label (the separate models' cards use the
+same labels)."""
+
+
+def network_measures(card: Mapping | None) -> dict[str, Any]:
+    """:data:`NETWORK_MEASURES` read from a tumour-network card."""
+    return {label: dig(card, *keys) for label, keys in NETWORK_MEASURES.items()}
+
+
 def separate_models_table(card: Mapping | None) -> pd.DataFrame:
     """What the separate models this network replaced measured, one row per number, beside the network's own."""
     previous = dig(card, "separate_models", "results") or {}
-    own = {"type accuracy, Kaggle official test": dig(card, "type", "test", "kaggle_official", "accuracy"),
-           "type macro-F1, Kaggle official test": dig(card, "type", "test", "kaggle_official", "macro_f1"),
-           "type accuracy, Kaggle deduplicated test": dig(card, "type", "test", "kaggle_deduplicated", "accuracy"),
-           "presence sensitivity, Kaggle official test": dig(card, "presence", "test", "kaggle_official",
-                                                             "sensitivity"),
-           "presence specificity, Kaggle official test": dig(card, "presence", "test", "kaggle_official",
-                                                             "specificity"),
-           "BRISC validation mean Dice": dig(card, "segmentation", "brisc_validation", "dice", "mean"),
-           "Kaggle notumor test slices with any mask pixel": dig(card, "segmentation", "false_positive_area",
-                                                                 "kaggle_notumor_test", "share_with_any_pixels")}
+    own = network_measures(card)
     rows = [{"Measure": label, "Separate model": name, "Then": value, "Tumour network": own.get(label)}
             for name, results in previous.items() for label, value in results.items()
             if label in own and value is not None]
     return pd.DataFrame(rows, columns=["Measure", "Separate model", "Then", "Tumour network"])
+
+
+def earlier_stages_table(card: Mapping | None) -> pd.DataFrame:
+    """The network after each earlier training stage (the one it was seeded from) beside the shipped network."""
+    stages = dig(card, "training", "earlier_stages") or []
+    own = network_measures(card)
+    columns = [f"{stage.get('image_size')} px, {stage.get('epochs_run')} epochs" for stage in stages]
+    rows = [{"Measure": label, **{column: dig(stage, "results", label) for column, stage in
+                                  zip(columns, stages, strict=True)}, "Shipped network": value}
+            for label, value in own.items() if value is not None]
+    return pd.DataFrame(rows, columns=["Measure", *columns, "Shipped network"]) if stages else pd.DataFrame()
+
+
+def heatmap_sentence(card: Mapping | None) -> str:
+    """What the default heatmap shows, and what it cannot show, for the model card's caveats."""
+    method = dig(card, "architecture", "gradcam_method") or NOT_AVAILABLE
+    if method != "Attention":
+        return (f"The default heatmap ({method}) shows which features of one layer raised the score of the answer; it "
+                "is not a segmentation and can light up outside the tumour.")
+    return ("The default heatmap (Attention) shows the weights with which the type head pooled the encoder's "
+            "features: they come from the network's own tumour map on a coarse grid, so the heatmap agrees with the "
+            "outline by construction. It shows where the type was read, not which image features decided it; "
+            "Grad-CAM++, Grad-CAM and Score-CAM remain selectable for that.")
 
 
 def training_sentence(card: Mapping | None) -> str:
@@ -293,9 +330,12 @@ def training_sentence(card: Mapping | None) -> str:
     if not training:
         return f"The training summary is {NOT_AVAILABLE} in the model card."
     hours = (training.get("wall_time_s") or 0) / 3600
-    return (f"Trained for {training.get('epochs_run')} epochs in {training.get('parts')} part(s), "
-            f"{hours:.1f} h of wall time ({training.get('epochs_per_hour')} epochs per hour); best epoch "
-            f"{dig(card, 'best_epoch')}.")
+    earlier = "".join(f" after a first stage of {stage.get('epochs_run')} epochs at {stage.get('image_size')} px "
+                      f"({(stage.get('wall_time_s') or 0) / 3600:.1f} h) that seeded it"
+                      for stage in training.get("earlier_stages") or [])
+    return (f"Trained for {training.get('epochs_run')} epochs at {dig(card, 'input', 'size')} px in "
+            f"{training.get('parts')} part(s), {hours:.1f} h of wall time ({training.get('epochs_per_hour')} epochs "
+            f"per hour; best epoch {dig(card, 'best_epoch')}){earlier}.")
 
 
 def architecture_table(cards: Mapping[str, Mapping], titles: Mapping[str, str]) -> pd.DataFrame:

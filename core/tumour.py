@@ -79,9 +79,3 @@ def read_outputs(model: LoadedModel, logits: np.ndarray, mask_probs: np.ndarray,
     mask = gate_mask(mask_probs, present, int(card["segmentation"]["min_component_px"]), shape)
     return TumourReading(dict(zip(model.class_names, (float(p) for p in probs), strict=True)), probability, present,
                          mask)
-
-
-def read_tumour(model: LoadedModel, image: np.ndarray, shape: tuple[int, int]) -> TumourReading:
-    """The reading of one preprocessed input (S x S x 1) whose original slice is ``shape``."""
-    outputs = model.predict_outputs(image[None])
-    return read_outputs(model, outputs["logits"][0], outputs["mask"][0, ..., 0], shape)

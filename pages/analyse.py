@@ -9,7 +9,7 @@ from core import session_results as sr
 from core.cards import MODELS, TUMOUR_NET, weights_dir
 from core.figures import make_probability_figure
 from core.findings import describe_findings
-from core.gradcam import METHODS, default_method
+from core.gradcam import ATTENTION, available_methods, default_method
 from core.io import ACCEPTED_EXTENSIONS, SliceChoice, VolumeInfo
 from core.ood import describe_flag, load_detector
 from core.overlay import to_rgb
@@ -87,17 +87,18 @@ def slice_picker_ui(info: VolumeInfo, key: str, current: SliceChoice) -> SliceCh
     return SliceChoice(axis, index, channel, frame, centre, width)
 
 
-def view_controls_ui(class_names: list[str], method: str) -> sr.ViewSettings:
+def view_controls_ui(class_names: list[str], methods: tuple[str, ...], method: str) -> sr.ViewSettings:
     """The overlay and heatmap controls in one row above the pictures; ``method`` is the card's default."""
     columns = st.columns([1.2, 2, 1.6, 1.6, 1.6])
     show = columns[0].toggle("Tumour overlay", value=True, key="show_mask")
     opacity = columns[1].slider("Overlay opacity", 0.0, 1.0, 0.4, 0.05, key="mask_opacity", disabled=not show)
     style = columns[2].radio("Overlay style", ["fill", "outline"], horizontal=True, key="mask_style",
                              disabled=not show)
-    method = columns[3].selectbox("Heatmap method", METHODS, index=METHODS.index(method), key="cam_method",
+    method = columns[3].selectbox("Heatmap method", methods, index=methods.index(method), key="cam_method",
                                   disabled=not class_names)
     target = columns[4].selectbox("Heatmap explains", sr.target_options(class_names), key="cam_class",
-                                  format_func=class_label, disabled=not class_names)
+                                  format_func=class_label, disabled=not class_names or method == ATTENTION,
+                                  help="Attention is the same for every type: where the type head read its features.")
     return sr.ViewSettings(show, opacity, style, method, target)
 
 
@@ -165,7 +166,8 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
     if ood_note:
         st.info(ood_note)
 
-    view = view_controls_ui(analysis.class_names, default_method(models.get(TUMOUR_NET)))
+    network = models.get(TUMOUR_NET)
+    view = view_controls_ui(analysis.class_names, available_methods(network), default_method(network))
     cam = heatmap(result.digest, choice, view.cam_method, view.cam_target, stamp, result, models)
     panels_ui(sr.slice_panels(result, cam, view))
 

@@ -61,7 +61,8 @@ st.markdown(summaries.split_counts_sentence(cards.get(TUMOUR_NET)))
 
 st.header("Known caveats")
 st.markdown("\n".join(f"- {line}" for line in
-                      [summaries.duplicates_sentence(cards.get(TUMOUR_NET)), *CAVEATS]))
+                      [summaries.duplicates_sentence(cards.get(TUMOUR_NET)), *CAVEATS,
+                       summaries.heatmap_sentence(cards.get(TUMOUR_NET))]))
 
 st.header("Metrics")
 st.markdown("Headline results from the network's card; the *Model performance* page shows every curve and split.")

@@ -165,6 +165,10 @@ st.caption(f"Trained {summaries.format_date(network)}. {summaries.training_sente
 with st.expander("Compared with the three separate models it replaced"):
     st.caption(summaries.dig(network, "separate_models", "note") or summaries.NOT_AVAILABLE)
     table(summaries.separate_models_table(network), "The comparison")
+if summaries.dig(network, "training", "earlier_stages"):
+    with st.expander("Compared with its earlier training stage"):
+        st.caption("The same network after the stage it was seeded from, as that stage's own card measured it.")
+        table(summaries.earlier_stages_table(network), "The stage comparison")
 type_tab, presence_tab, segmentation_tab, heatmap_tab = st.tabs(
     ["Tumour type", "Tumour presence", "Segmentation", "Heatmaps"])
 with type_tab:

@@ -28,19 +28,21 @@ def _bias_logits(model, index: int) -> None:
 def build_tiny_network(size: int = TINY_SIZE):
     """A flat two-headed network with the tumour network's layer names and fixed answers.
 
-    The type head (a convolution named ``last_conv`` for Grad-CAM, pooling, ``logits``, softmax ``type``) says
-    "glioma" on every slice. The ``mask`` head outlines pixels brighter than 0.8 after preprocessing: an untrained
-    U-Net marks nearly every pixel, which tests nothing, while this finds the bright blob of
-    :func:`helpers.brain_slice`, so masks, areas and Dice scores have known, plausible values.
+    The type head (a convolution named ``last_conv`` for Grad-CAM, pooled by the mask's ``attention`` as in the real
+    network, ``logits``, softmax ``type``) says "glioma" on every slice. The ``mask`` head outlines pixels brighter
+    than 0.8 after preprocessing: an untrained U-Net marks nearly every pixel, which tests nothing, while this finds
+    the bright blob of :func:`helpers.brain_slice`, so masks, areas and Dice scores have known, plausible values.
     """
     import keras
 
+    from core.network_layers import ATTENTION_LAYER, MaskAttention, WeightedPooling
+
     inputs = keras.Input((size, size, 1), name="image")
     features = keras.layers.Conv2D(4, 3, strides=4, padding="same", activation="relu", name="last_conv")(inputs)
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    mask = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(inputs)
+    pooled = WeightedPooling()([features, MaskAttention(name=ATTENTION_LAYER)([mask, features])])
     logits = keras.layers.Dense(len(CLASS_NAMES), dtype="float32", name="logits")(pooled)
     probs = keras.layers.Activation("softmax", dtype="float32", name="type")(logits)
-    mask = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="mask")(inputs)
     model = keras.Model(inputs, {"type": probs, "mask": mask}, name="tiny_tumour_net")
     _bias_logits(model, CLASS_NAMES.index("glioma"))
     steepness = 40.0
@@ -54,7 +56,7 @@ TINY_CARD = {
     "presence": {"threshold": 0.5},
     "segmentation": {"min_component_px": 4},
     "architecture": {"gradcam_layer": "last_conv", "gradcam_method": "Grad-CAM++", "logits_layer": "logits",
-                     "mask_layer": "mask", "type_layer": "type"},
+                     "mask_layer": "mask", "type_layer": "type", "attention_layer": "attention"},
 }
 """What the app reads from the network's card: classes, input, temperature, presence threshold, speck size, layers."""
 

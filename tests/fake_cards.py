@@ -155,7 +155,11 @@ def tumour_net_card(data_root: Path) -> dict:
                     "val_dice": [0.5, 0.6, 0.7, 0.75]},
         "best_epoch": kind["best_epoch"],
         "training": {"epochs_run": 4, "parts": 2, "stopped_early": False, "wall_time_s": 7200.0,
-                     "epochs_per_hour": 2.0},
+                     "epochs_per_hour": 2.0,
+                     "earlier_stages": [{"name": "tumour_net_192", "image_size": 192, "epochs_run": 24,
+                                         "wall_time_s": 5040.0, "command": "python -m training.train_tumour_net "
+                                                                           "--image-size=192",
+                                         "results": {"type accuracy, Kaggle official test": 0.9695}}]},
         "data": kind["data"], "run": RUN,
         "separate_models": {"note": "the models it replaced",
                             "results": {"classifier": {"type accuracy, Kaggle official test": 0.948,

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from core.gradcam import METHODS, gradcam_heatmap
+from core.gradcam import ATTENTION, GRADIENT_METHODS, available_methods, default_method, gradcam_heatmap
 from core.preprocess import InputSpec, find_brain_box, preprocess_slice
 from core.registry import LoadedModel
 
@@ -74,7 +74,7 @@ def trained() -> LoadedModel:
     return LoadedModel("classifier", model, make_card())
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", GRADIENT_METHODS)
 def test_heatmap_has_input_shape_and_unit_range(trained, method):
     pixels = np.full((70, 90), 0.3, np.float32)
     pixels[3:67, 13:77] = make_slice(np.random.default_rng(1), lesion=True)[0]
@@ -85,7 +85,7 @@ def test_heatmap_has_input_shape_and_unit_range(trained, method):
     assert heatmap.max() > 0.0
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", GRADIENT_METHODS)
 def test_explicit_predicted_class_gives_the_default_map(trained, method):
     pixels, _ = make_slice(np.random.default_rng(2), lesion=True)
     predicted = int(np.argmax(trained.predict_raw(preprocess_slice(pixels, trained.spec)[None])[0]))
@@ -107,7 +107,7 @@ def test_model_without_gradcam_layer_raises_value_error(trained):
 def test_heatmap_does_not_change_the_callers_model(trained):
     batch = preprocess_slice(make_slice(np.random.default_rng(3), lesion=True)[0], trained.spec)[None]
     before = np.asarray(trained.model(batch))
-    for method in METHODS:
+    for method in GRADIENT_METHODS:
         gradcam_heatmap(trained, batch[0, ..., 0], method=method)
     np.testing.assert_allclose(np.asarray(trained.model(batch)), before, rtol=1e-6)
     assert np.isclose(before.sum(), 1.0)  # still the softmax output
@@ -145,3 +145,56 @@ def test_heatmap_peaks_inside_the_lesion_more_often_than_not(trained):
             heatmap = gradcam_heatmap(trained, pixels)
             hits += bool(inside_disk(centre)[np.unravel_index(np.argmax(heatmap), heatmap.shape)])
     assert hits > called_lesion.sum() / 2
+
+
+@pytest.fixture(scope="module")
+def attending(tmp_path_factory) -> LoadedModel:
+    """The tiny two-headed network of conftest, whose type head pools by its mask of bright pixels."""
+    from conftest import save_tiny_network
+
+    from core.registry import load_model
+
+    return load_model("tumour_net", save_tiny_network(tmp_path_factory.mktemp("attending")))
+
+
+def test_attention_is_offered_only_by_a_network_with_an_attention_layer(trained, attending):
+    assert ATTENTION in available_methods(attending)
+    assert ATTENTION not in available_methods(trained)
+    assert default_method(trained) in GRADIENT_METHODS
+    with pytest.raises(ValueError, match="Unknown heatmap method"):
+        gradcam_heatmap(trained, np.zeros((SIZE, SIZE), np.float32), method=ATTENTION)
+
+
+def test_attention_map_peaks_on_the_region_the_mask_finds_and_is_the_same_for_every_class(attending):
+    from helpers import brain_slice
+
+    pixels = brain_slice(128, 128)
+    heatmap = gradcam_heatmap(attending, pixels, method=ATTENTION)
+    assert heatmap.shape == pixels.shape and heatmap.min() >= 0.0 and heatmap.max() > 0.95
+    blob = pixels >= 0.9
+    assert blob[np.unravel_index(np.argmax(heatmap), heatmap.shape)]
+    assert heatmap[blob].mean() > 5 * heatmap[~blob].mean()
+    for class_index in range(len(attending.class_names)):
+        np.testing.assert_allclose(gradcam_heatmap(attending, pixels, class_index, ATTENTION), heatmap)
+
+
+def test_attention_weights_sum_to_one_per_slice(attending):
+    from helpers import brain_slice
+
+    batch = preprocess_slice(brain_slice(), attending.spec)[None]
+    weights = attending.predict_outputs(batch)["attention"]
+    assert weights.shape[1:] == (16, 16, 1) and weights.min() > 0
+    assert weights.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_attention_from_the_analysis_pass_gives_the_same_map_without_a_second_pass(attending):
+    from helpers import brain_slice
+
+    from core.analysis import analyze
+    from core.scan import ScanSlice
+
+    pixels = brain_slice(96, 80)
+    analysis = analyze(ScanSlice(pixels=pixels), {"tumour_net": attending})
+    assert analysis.attention is not None
+    np.testing.assert_allclose(gradcam_heatmap(attending, pixels, method=ATTENTION, attention=analysis.attention),
+                               gradcam_heatmap(attending, pixels, method=ATTENTION), atol=1e-6)

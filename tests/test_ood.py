@@ -45,18 +45,18 @@ def detector(classifier: LoadedModel) -> ood.OodDetector:
     return ood.fit_detector(train, np.arange(60) % 2, brain_batch(classifier, range(100, 200)), classifier)
 
 
-def test_embedding_is_the_global_pooling_output_feeding_the_head(classifier: LoadedModel) -> None:
-    layer = ood.embedding_layer(classifier.model)
-    assert isinstance(layer, keras.layers.GlobalAveragePooling2D)
-    features = ood.embed(brain_batch(classifier, range(3)), classifier)
+def test_embedding_is_the_pooled_feature_vector_feeding_the_head(classifier: LoadedModel) -> None:
+    batch = brain_batch(classifier, range(3))
+    features = ood.embed(batch, classifier)
     assert features.shape == (3, classifier.model.get_layer("logits").input.shape[-1])
+    view = keras.Model(classifier.model.inputs, classifier.model.get_layer("logits").input)
+    np.testing.assert_allclose(features, np.asarray(view(batch)), rtol=1e-5, atol=1e-6)
 
 
-def test_model_without_global_pooling_is_refused() -> None:
-    inputs = keras.Input((8, 8, 1))
-    model = keras.Model(inputs, keras.layers.Flatten()(inputs))
-    with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
-        ood.embedding_layer(model)
+def test_model_without_a_logits_layer_is_refused(classifier: LoadedModel) -> None:
+    card = {**classifier.card, "architecture": {"mask_layer": "mask"}}
+    with pytest.raises(ValueError, match="no logits layer"):
+        ood.embed(brain_batch(classifier, range(2)), LoadedModel("tumour_net", classifier.model, card))
 
 
 def test_mahalanobis_is_zero_at_a_mean_and_measured_to_the_nearest_mean() -> None:

@@ -68,3 +68,36 @@ def test_models_load_from_the_folder_named_by_the_environment(
 ) -> None:
     monkeypatch.setenv(WEIGHTS_ENV, str(tiny_weights))
     assert load_model("tumour_net").card["presence"]["threshold"] == 0.5
+
+
+def test_flip_average_mirrors_spatial_outputs_back_and_averages_the_rest() -> None:
+    from core.registry import flip_average
+
+    batch = np.random.default_rng(0).random((2, 4, 6, 1)).astype(np.float32)
+    seen = []
+
+    def run(images: np.ndarray) -> dict[str, np.ndarray]:
+        seen.append(len(images))
+        return {"mask": images, "logits": images.mean(axis=(1, 2, 3))[:, None] * np.arange(3)}
+
+    out = flip_average(run, batch)
+    assert seen == [4]  # one call for both views
+    np.testing.assert_allclose(out["mask"], batch, rtol=1e-6)  # an equivariant output comes back unchanged
+    np.testing.assert_allclose(out["logits"], run(batch)["logits"], rtol=1e-6)
+
+
+def test_card_adopting_flip_averaging_makes_the_answers_mirror_invariant(tmp_path: Path, tiny_weights: Path) -> None:
+    from helpers import brain_slice
+
+    from core.cards import read_evaluation
+    from core.preprocess import preprocess_slice
+
+    shutil.copy(tiny_weights / "tumour_net.keras", tmp_path / "tumour_net.keras")
+    write_evaluation({**read_evaluation(tiny_weights / "tumour_net.json"), "test_time_flip": {"adopted": True}},
+                     tmp_path / "tumour_net.json")
+    network = load_model("tumour_net", tmp_path)
+    assert network.flips and not load_model("tumour_net", tiny_weights).flips
+    x = preprocess_slice(brain_slice(), network.spec)[None]
+    plain, mirrored = network.predict_outputs(x), network.predict_outputs(x[:, :, ::-1])
+    np.testing.assert_allclose(plain["logits"], mirrored["logits"], atol=1e-5)
+    np.testing.assert_allclose(plain["mask"], mirrored["mask"][:, :, ::-1], atol=1e-5)

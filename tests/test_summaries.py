@@ -123,10 +123,21 @@ def test_heatmap_table_marks_the_default(cards):
     assert summaries.heatmap_table({}).empty
 
 
-def test_training_sentence_states_epochs_parts_and_rate(cards):
+def test_training_sentence_states_epochs_parts_rate_and_the_earlier_stage(cards):
     sentence = summaries.training_sentence(cards["tumour_net"])
-    assert "4 epochs in 2 part(s), 2.0 h" in sentence and "2.0 epochs per hour" in sentence
+    size = cards["tumour_net"]["input"]["size"]
+    assert f"4 epochs at {size} px in 2 part(s), 2.0 h" in sentence and "2.0 epochs per hour" in sentence
+    assert "first stage of 24 epochs at 192 px (1.4 h)" in sentence
     assert summaries.NOT_AVAILABLE in summaries.training_sentence({})
+
+
+def test_earlier_stage_table_puts_the_seed_stage_beside_the_shipped_network(cards):
+    table = summaries.earlier_stages_table(cards["tumour_net"])
+    row = table.set_index("Measure").loc["type accuracy, Kaggle official test"]
+    assert row["192 px, 24 epochs"] == pytest.approx(0.9695) and row["Shipped network"] == pytest.approx(0.952)
+    assert summaries.earlier_stages_table({}).empty
+    commands = summaries.reproduce_commands(cards)["tumour_net"].splitlines()
+    assert commands[0].endswith("--image-size=192") and len(commands) == 2
 
 
 @pytest.mark.parametrize("build", [
@@ -161,3 +172,9 @@ def test_separate_models_table_puts_their_numbers_beside_the_networks(cards):
     assert table["Measure"].tolist() == ["type accuracy, Kaggle official test", "BRISC validation mean Dice"]
     assert table["Then"].tolist() == [0.948, 0.664] and table["Tumour network"].tolist() == [0.952, 0.81]
     assert summaries.separate_models_table({}).empty
+
+
+def test_heatmap_sentence_says_what_the_default_map_can_and_cannot_show(cards):
+    assert "Grad-CAM" in summaries.heatmap_sentence(cards["tumour_net"])
+    attention = {"architecture": {"gradcam_method": "Attention"}}
+    assert "by construction" in summaries.heatmap_sentence(attention)

@@ -15,7 +15,7 @@ from training.tracking import EXPERIMENT, Tracker
 from training.train_tumour_net import TumourNetConfig, fit_tumour_net
 from training.tune_tumour_net import run_study
 
-CONFIG = TumourNetConfig(image_size=32, base_filters=8, depth=2, epochs=2, batch_size=16, patience=10,
+CONFIG = TumourNetConfig(image_size=32, base_filters=8, depth=2, epochs=2, batch_size=16, patience=10, warm_start="",
                          mixed_precision=False)
 
 

@@ -12,7 +12,7 @@ from training.loop import CHECKPOINT, STATE_FILE, read_state
 from training.tracking import Tracker
 from training.train_tumour_net import TumourNetConfig, fit_tumour_net, make_validator
 
-CONFIG = TumourNetConfig(image_size=32, base_filters=8, depth=2, epochs=4, batch_size=16, patience=10,
+CONFIG = TumourNetConfig(image_size=32, base_filters=8, depth=2, epochs=4, batch_size=16, patience=10, warm_start="",
                          mixed_precision=False)
 
 

@@ -2,6 +2,9 @@
 
     python -m training.campaign [--hours 2.5] [--dry-run]
 
+Steps: the network's first stage (192 px, plain pooling), its second stage (224 px, mask-pooled type head, seeded by
+the first), its evaluation and card, the out-of-distribution guard fitted on it, the inference benchmark.
+
 Each step runs as its own process with its own log (``runs/campaign/<step>.log``, appended across sessions). A step
 whose output is up to date is skipped, and the training step resumes its run folder from the last finished epoch, so
 re-running the same command after a session ended continues the campaign. ``--hours`` is the wall-time budget: the
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from core.cards import WEIGHTS_DIR
 from core.ood import file_sha256
+from training.train_tumour_net import FIRST_STAGE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = ROOT / "runs"
@@ -35,9 +39,11 @@ class Step:
     module: str
     is_done: Callable[[], bool]
     takes_time_budget: bool = False
+    args: tuple[str, ...] = ()
 
 
 def _training_finished(run_dir: Path = RUNS_DIR / "tumour_net", weights: Path = WEIGHTS_DIR) -> bool:
+    """The run folder says its schedule ended and its network is in ``weights``."""
     result = run_dir / "result.json"
     return result.exists() and json.loads(result.read_text()).get("finished", False) \
         and (weights / "tumour_net.keras").exists()
@@ -54,6 +60,9 @@ def _guard_fitted(weights: Path = WEIGHTS_DIR) -> bool:
 
 
 STEPS = (
+    Step("train_tumour_net_192", "training.train_tumour_net",
+         lambda: _training_finished(ROOT / "runs" / "tumour_net_192", ROOT / "runs" / "tumour_net_192"),
+         takes_time_budget=True, args=FIRST_STAGE_FLAGS),
     Step("train_tumour_net", "training.train_tumour_net", _training_finished, takes_time_budget=True),
     Step("evaluate_tumour_net", "training.evaluate_tumour_net",
          lambda: _newer(WEIGHTS_DIR / "tumour_net.json", WEIGHTS_DIR / "tumour_net.keras")),
@@ -72,7 +81,7 @@ def run_campaign(hours: float, dry_run: bool = False, steps: tuple[Step, ...] = 
         if step.is_done():
             report.append(f"{step.name}: up to date")
             continue
-        command = [sys.executable, "-m", step.module]
+        command = [sys.executable, "-m", step.module, *step.args]
         if step.takes_time_budget:
             command += ["--time-budget-min", f"{max(deadline - time.time(), 0) / 60:.1f}"]
         if dry_run:

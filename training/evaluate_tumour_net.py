@@ -4,13 +4,16 @@
 
 Every rule is chosen on validation slices only (Kaggle validation, BRISC masks on those images, LGG validation
 patients), never on a test split:
+- test-time flip averaging: adopted when it raises the validation score by :data:`FLIP_MARGIN` (then every number
+  below, and the app, use it);
 - temperature: negative log-likelihood of the validation logits;
 - presence threshold on 1 - P(no tumour): the highest one that keeps validation sensitivity >= 99.5 % on Kaggle and
   >= 95 % on LGG tumour slices (:data:`SENSITIVITY_TARGETS`), tumour-free slices of both sources measuring
   specificity;
 - smallest region kept in the mask: the size that maximises validation Dice on tumour slices minus the share of
   tumour-free validation slices that still show a mask;
-- default heatmap method and layer: the pair with the best pointing game on BRISC validation slices.
+- default heatmap method and layer: the pair with the best pointing game on BRISC validation slices (each method's
+  best layer is the one it reads in the app).
 Then the test splits: Kaggle official and deduplicated (type, presence), LGG test patients (presence, per-patient
 Dice, tumour-free slices with any mask pixel), Kaggle ``notumor`` test slices (any mask pixel).
 """
@@ -29,15 +32,22 @@ import numpy as np
 from scipy import ndimage
 
 from core.cards import WEIGHTS_DIR, write_evaluation
-from core.gradcam import METHODS, compute_cam
+from core.gradcam import ATTENTION, GRADIENT_METHODS, compute_cam
 from core.metrics import binary_summary, classification_summary, fit_temperature, reliability_bins, softmax
+from core.network_layers import ATTENTION_LAYER
 from core.preprocess import InputSpec, resize
-from core.summaries import dig
+from core.summaries import dig, network_measures
 from core.tumour import gate_mask, tumour_probability
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice
 from training.tracking import Tracker
-from training.train_tumour_net import MODEL_NAME, RUNS_DIR, predict_logits_and_masks
+from training.train_tumour_net import (
+    FIRST_STAGE_FLAGS,
+    MODEL_NAME,
+    RUNS_DIR,
+    predict_logits_and_masks,
+    validation_scores,
+)
 from training.tumour_data import (
     BRISC_ROOT,
     LGG_ROOT,
@@ -68,8 +78,25 @@ class Outputs:
     mask_probs: np.ndarray  # N x S x S
 
 
-def predict_split(model: keras.Model, arrays: SliceArrays) -> Outputs:
-    return Outputs(arrays, *predict_logits_and_masks(model, arrays.x))
+def predict_split(model: keras.Model, arrays: SliceArrays, flip: bool = False) -> Outputs:
+    return Outputs(arrays, *predict_logits_and_masks(model, arrays.x, flip=flip))
+
+
+FLIP_MARGIN = 0.002
+"""Test-time flip averaging doubles the forward pass; it is adopted only when it raises the validation score (mean of
+macro-F1 and Dice, the training monitor) by at least this much."""
+
+
+def choose_flip(model: keras.Model, arrays: SliceArrays) -> tuple[dict, Outputs]:
+    """Whether to average each slice with its mirror image, decided on validation; returns the card section and the
+    validation outputs under the chosen rule."""
+    plain, flipped = predict_split(model, arrays), predict_split(model, arrays, flip=True)
+    scores = {name: validation_scores(arrays, outputs.logits, outputs.mask_probs)
+              for name, outputs in (("plain", plain), ("flip_averaged", flipped))}
+    adopted = scores["flip_averaged"]["val_score"] >= scores["plain"]["val_score"] + FLIP_MARGIN
+    return ({"adopted": bool(adopted), "validation": scores,
+             "rule": f"adopted when it raises the validation score (mean of macro-F1 and Dice) by >= {FLIP_MARGIN}"},
+            flipped if adopted else plain)
 
 
 def relative(path: str, root: Path = DEFAULT_ROOT) -> str:
@@ -156,34 +183,46 @@ def _image_shape(item: LabelledSlice) -> tuple[int, int]:
         return image.height, image.width
 
 
-def evaluate_heatmaps(model: keras.Model, val: Outputs, spec: InputSpec, limit: int, seed: int) -> dict:
-    """Pointing game and heatmap mass inside the expert mask on BRISC validation slices, per method and layer."""
+def evaluate_heatmaps(model: keras.Model, val: Outputs, spec: InputSpec, limit: int, seed: int,
+                      flip: bool = False) -> dict:
+    """Pointing game and heatmap mass inside the expert mask on BRISC validation slices, per method and layer.
+
+    "Attention" has one layer (the type head's pooling weights) and is a candidate only for a network that has it.
+    """
     brisc = [i for i, s in enumerate(val.arrays.slices) if s.source == "brisc"]
     picks = sorted(np.random.default_rng(seed).permutation(brisc)[:limit].tolist())
     type_view = keras.Model(model.inputs, model.get_layer("type").output)
     predicted = softmax(val.logits).argmax(axis=1)
+    layer_names = {layer.name for layer in model.layers}
+    candidates = [(ATTENTION, ATTENTION_LAYER)] if ATTENTION_LAYER in layer_names else []
+    candidates += [(method, layer) for method in GRADIENT_METHODS for layer in HEATMAP_LAYERS]
     rows = []
-    for method in METHODS:
-        for layer in HEATMAP_LAYERS:
-            hits, mass = [], []
-            started = time.time()
-            for index in picks:
-                item = val.arrays.slices[index]
-                cam = compute_cam(type_view, method, val.arrays.x[index:index + 1].astype(np.float32), layer,
-                                  int(predicted[index]))
-                truth = read_mask(item.mask, _image_shape(item)).astype(bool)
-                heatmap = np.clip(resize(cam, truth.shape), 0.0, None)
-                radius = max(1, round(POINTING_DILATION_AT_512 * max(truth.shape) / 512))
-                dilated = ndimage.binary_dilation(truth, iterations=radius)
-                peak = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
-                hits.append(bool(dilated[peak]))
-                mass.append(float(heatmap[truth].sum() / heatmap.sum()) if heatmap.sum() > 0 else 0.0)
-            rows.append({"method": method, "layer": layer, "pointing_game": float(np.mean(hits)),
-                         "mass_inside_mask": float(np.mean(mass)),
-                         "ms_per_slice": round(1000 * (time.time() - started) / max(len(picks), 1), 1)})
-    best = max(rows, key=lambda row: (row["pointing_game"], row["mass_inside_mask"]))
+    for method, layer in candidates:
+        hits, mass = [], []
+        started = time.time()
+        for index in picks:
+            item = val.arrays.slices[index]
+            cam = compute_cam(type_view, method, val.arrays.x[index:index + 1].astype(np.float32), layer,
+                              int(predicted[index]), flip)
+            truth = read_mask(item.mask, _image_shape(item)).astype(bool)
+            heatmap = np.clip(resize(cam, truth.shape), 0.0, None)
+            radius = max(1, round(POINTING_DILATION_AT_512 * max(truth.shape) / 512))
+            dilated = ndimage.binary_dilation(truth, iterations=radius)
+            peak = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+            hits.append(bool(dilated[peak]))
+            mass.append(float(heatmap[truth].sum() / heatmap.sum()) if heatmap.sum() > 0 else 0.0)
+        rows.append({"method": method, "layer": layer, "pointing_game": float(np.mean(hits)),
+                     "mass_inside_mask": float(np.mean(mass)),
+                     "ms_per_slice": round(1000 * (time.time() - started) / max(len(picks), 1), 1)})
+
+    def rank(row: dict) -> tuple[float, float]:
+        return row["pointing_game"], row["mass_inside_mask"]
+
+    best = max(rows, key=rank)
+    per_method = {method: max((row for row in rows if row["method"] == method), key=rank)["layer"]
+                  for method in GRADIENT_METHODS}
     return {"slices": len(picks), "dilation_px_at_512": POINTING_DILATION_AT_512, "candidates": rows,
-            "default_method": best["method"], "default_layer": best["layer"],
+            "default_method": best["method"], "default_layer": best["layer"], "method_layers": per_method,
             "rule": "highest pointing game on BRISC validation slices (ties: more mass inside the mask)"}
 
 
@@ -227,10 +266,11 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
     spec = InputSpec(size=config["image_size"])
     model = keras.saving.load_model(weights, compile=False)
     splits: TumourSplits = make_splits(kaggle_root, brisc_root, lgg_root, config["val_fraction"], seed=config["seed"])
-    val = predict_split(model, load_slices(splits.val, spec))
-    tests = {"kaggle_official": predict_split(model, load_slices(splits.kaggle_test, spec)),
-             "kaggle_deduplicated": predict_split(model, load_slices(splits.kaggle_test_deduplicated, spec)),
-             "lgg_test_patients": predict_split(model, load_slices(splits.lgg_test, spec))}
+    flip_card, val = choose_flip(model, load_slices(splits.val, spec))
+    flip = flip_card["adopted"]
+    tests = {"kaggle_official": predict_split(model, load_slices(splits.kaggle_test, spec), flip),
+             "kaggle_deduplicated": predict_split(model, load_slices(splits.kaggle_test_deduplicated, spec), flip),
+             "lgg_test_patients": predict_split(model, load_slices(splits.lgg_test, spec), flip)}
 
     temperature = fit_temperature(val.logits, val.arrays.labels)
     calibration = {"temperature": temperature,
@@ -260,7 +300,7 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
     segmentation_card.update(min_component_px=min_component_px, speck_candidates=speck_rows,
                              speck_rule="size maximising validation Dice on tumour slices minus the share of "
                                         "tumour-free validation slices that still show a mask")
-    heatmap_card = evaluate_heatmaps(model, val, spec, heatmap_slices, config["seed"])
+    heatmap_card = evaluate_heatmaps(model, val, spec, heatmap_slices, config["seed"], flip)
 
     history = summary["history"]
     card = {
@@ -269,11 +309,16 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
         "architecture": {"name": model.name, "type": "shared residual encoder, 4-class type head, U-Net decoder",
                          "parameters": int(model.count_params()), "base_filters": config["base_filters"],
                          "depth": config["depth"], "logits_layer": "logits", "mask_layer": "mask",
-                         "type_layer": "type", "gradcam_layer": heatmap_card["default_layer"],
-                         "gradcam_method": heatmap_card["default_method"]},
+                         "type_layer": "type", "pooling": config.get("pooling", "gap"),
+                         "gradcam_method": heatmap_card["default_method"],
+                         "heatmap_layers": heatmap_card["method_layers"],
+                         "gradcam_layer": heatmap_card["method_layers"][GRADIENT_METHODS[0]]}
+                        | ({"attention_layer": ATTENTION_LAYER}
+                           if any(row["method"] == ATTENTION for row in heatmap_card["candidates"]) else {}),
         "class_names": list(CLASS_NAMES),
         "input": spec.to_dict(),
         "config": config,
+        "test_time_flip": flip_card,
         "calibration": calibration,
         "type": type_card,
         "presence": presence_card,
@@ -283,7 +328,8 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
         "best_epoch": summary["best_epoch"],
         "training": {key: summary[key] for key in ("epochs_run", "parts", "stopped_early", "tracking_run_id")}
         | {"wall_time_s": summary["run"]["wall_time_s"],
-           "epochs_per_hour": round(summary["epochs_run"] / (summary["run"]["wall_time_s"] / 3600), 2)},
+           "epochs_per_hour": round(summary["epochs_run"] / (summary["run"]["wall_time_s"] / 3600), 2),
+           "earlier_stages": earlier_stages(config, out_dir / "previous")},
         "data": data_section(splits, summary),
         "separate_models": {"results": separate_model_results(out_dir / "previous"),
                             "note": "the three models this network replaced, as their own cards measured them; their "
@@ -295,6 +341,28 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
     path = write_evaluation(card, out_dir / f"{MODEL_NAME}.json")
     log_to_tracking(card, path, summary.get("tracking_run_id"))
     return card
+
+
+def earlier_stages(config: dict, folder: Path) -> list[dict]:
+    """The stage this network was seeded from (``config["warm_start"]``), as its own card measured it, with the
+    command that trains it today (its card keeps the command it was run with under the defaults of its day).
+
+    Stage cards are kept in ``weights/previous`` under the stage's run-folder name (``tumour_net_192.json`` for
+    ``runs/tumour_net_192/...``); a missing card gives an empty list, never a made-up record.
+    """
+    if not config.get("warm_start"):
+        return []
+    path = folder / f"{Path(config['warm_start']).parent.name}.json"
+    if not path.exists():
+        return []
+    card = json.loads(path.read_text())
+    stage_config = card.get("config") or {}
+    return [{"name": path.stem, "card": f"previous/{path.name}", "image_size": stage_config.get("image_size"),
+             "pooling": stage_config.get("pooling", "gap"), "epochs_run": dig(card, "training", "epochs_run"),
+             "wall_time_s": dig(card, "training", "wall_time_s"),
+             "command": f"python -m training.train_tumour_net {' '.join(FIRST_STAGE_FLAGS)}",
+             "recorded_command": dig(card, "run", "command"),
+             "results": network_measures(card)}]
 
 
 def headline_results(card: dict) -> dict[str, float]:

@@ -22,6 +22,7 @@ import tensorflow as tf
 from core.cards import WEIGHTS_DIR, write_evaluation
 from core.metrics import dice_score
 from core.preprocess import InputSpec
+from core.registry import flip_average
 from training.architectures import build_tumour_net
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
 from training.data import CLASS_NAMES, DEFAULT_ROOT
@@ -29,26 +30,35 @@ from training.loop import FitResult, LoopConfig, fit_resumable, seed_epoch
 from training.tracking import Tracker
 from training.tumour_data import BRISC_ROOT, LGG_ROOT, EpochBatches, SliceArrays, load_slices, make_splits
 
-RUNS_DIR = Path(__file__).resolve().parents[1] / "runs"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RUNS_DIR = REPO_ROOT / "runs"
 MODEL_NAME = "tumour_net"
+FIRST_STAGE_FLAGS = ("--image-size=192", "--pooling=gap", "--warm-start=", "--learning-rate=0.002", "--epochs=24",
+                     "--patience=6", "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192")
+"""Progressive resizing, stage 1: 24 epochs from scratch at 192 px with a plain global-average type head."""
+WARM_START = "runs/tumour_net_192/tumour_net.keras"
+"""Stage 2 (the defaults) starts from stage 1's network (path relative to the repository) and trains at 224 px. Its
+first epochs at the peak learning rate score below the seed, so it never stops early (patience = epochs)."""
 
 
 @dataclass(frozen=True)
 class TumourNetConfig:
     """Every knob of a run; stored in the card and in the checkpoint (a resume must use the same values)."""
 
-    image_size: int = 192
+    image_size: int = 224
     base_filters: int = 16
     depth: int = 4
     dropout: float = 0.3
-    learning_rate: float = 2e-3
+    pooling: str = "mask"
+    warm_start: str = WARM_START
+    learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     mask_loss_weight: float = 1.0
     batch_size: int = 32
-    epochs: int = 24
+    epochs: int = 18
     warmup_epochs: int = 1
-    patience: int = 6
+    patience: int = 18
     val_fraction: float = 0.1
     seed: int = 42
     mixed_precision: bool = True
@@ -69,37 +79,44 @@ def masked_dice_bce_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return known * (1.0 - dice + bce)
 
 
-def predict_logits_and_masks(model: keras.Model, x: np.ndarray,
-                             batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Type logits (N x 4) and mask probabilities (N x S x S) of the network for an array of model inputs."""
+def predict_logits_and_masks(model: keras.Model, x: np.ndarray, batch_size: int = 64,
+                             flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Type logits (N x 4) and mask probabilities (N x S x S) of the network for an array of model inputs;
+    ``flip`` averages each slice with its mirror image as the app does when the card adopts it
+    (:func:`core.registry.flip_average`)."""
     head = keras.Model(model.inputs, {name: model.get_layer(name).output for name in ("logits", "mask")})
-    run = tf.function(lambda batch: head(batch, training=False), reduce_retracing=True, autograph=False)
+    compiled = tf.function(lambda batch: head(batch, training=False), reduce_retracing=True, autograph=False)
+
+    def run(batch: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: np.asarray(value, dtype=np.float32)
+                for name, value in compiled(tf.convert_to_tensor(batch, dtype=tf.float32)).items()}
+
     logits, masks = [], []
     for start in range(0, len(x), batch_size):
-        out = run(tf.convert_to_tensor(x[start:start + batch_size], dtype=tf.float32))
-        logits.append(np.asarray(out["logits"], dtype=np.float32))
-        masks.append(np.asarray(out["mask"], dtype=np.float32)[..., 0])
+        batch = np.asarray(x[start:start + batch_size], dtype=np.float32)
+        out = flip_average(run, batch) if flip else run(batch)
+        logits.append(out["logits"])
+        masks.append(out["mask"][..., 0])
     return np.concatenate(logits), np.concatenate(masks)
 
 
-def make_validator(val: SliceArrays):
-    """Model -> validation accuracy, macro-F1, Dice on tumour slices with a known mask, and their mean (the monitor)."""
+def validation_scores(val: SliceArrays, logits: np.ndarray, mask_probs: np.ndarray) -> dict[str, float]:
+    """Validation accuracy, macro-F1, Dice on tumour slices with a known mask, and their mean (the monitor)."""
+    from sklearn.metrics import f1_score
+
     has_mask = val.mask_known & val.masks.reshape(len(val.masks), -1).any(axis=1)
+    predicted = logits.argmax(axis=1)
+    dice = [dice_score(t[..., 0], p >= 0.5) for t, p in zip(val.masks[has_mask], mask_probs[has_mask], strict=True)]
+    scores = {"val_accuracy": float((predicted == val.labels).mean()),
+              "val_macro_f1": float(f1_score(val.labels, predicted, average="macro")),
+              "val_dice": float(np.nanmean(dice))}
+    scores["val_score"] = (scores["val_macro_f1"] + scores["val_dice"]) / 2
+    return scores
 
-    def validate(model: keras.Model) -> dict[str, float]:
-        from sklearn.metrics import f1_score
 
-        logits, mask_probs = predict_logits_and_masks(model, val.x)
-        predicted = logits.argmax(axis=1)
-        dice = [dice_score(t[..., 0], p >= 0.5) for t, p in zip(val.masks[has_mask], mask_probs[has_mask],
-                                                                 strict=True)]
-        scores = {"val_accuracy": float((predicted == val.labels).mean()),
-                  "val_macro_f1": float(f1_score(val.labels, predicted, average="macro")),
-                  "val_dice": float(np.nanmean(dice))}
-        scores["val_score"] = (scores["val_macro_f1"] + scores["val_dice"]) / 2
-        return scores
-
-    return validate
+def make_validator(val: SliceArrays) -> Callable[[keras.Model], dict[str, float]]:
+    """Model -> :func:`validation_scores` on ``val``."""
+    return lambda model: validation_scores(val, *predict_logits_and_masks(model, val.x))
 
 
 def loop_config(config: TumourNetConfig, n_train: int) -> LoopConfig:
@@ -110,7 +127,35 @@ def loop_config(config: TumourNetConfig, n_train: int) -> LoopConfig:
 
 
 def build_model(config: TumourNetConfig) -> keras.Model:
-    return build_tumour_net(config.image_size, config.base_filters, config.depth, config.dropout)
+    """The untrained network, or one holding the weights of ``config.warm_start`` (see :func:`copy_weights`)."""
+    model = build_tumour_net(config.image_size, config.base_filters, config.depth, config.dropout, config.pooling)
+    if config.warm_start:
+        source = REPO_ROOT / config.warm_start
+        if not source.is_file():
+            raise FileNotFoundError(f"{config.warm_start} is missing: train the first stage with "
+                                    f"python -m training.train_tumour_net {' '.join(FIRST_STAGE_FLAGS)!s}")
+        copy_weights(keras.saving.load_model(source, compile=False), model)
+    return model
+
+
+def copy_weights(source: keras.Model, target: keras.Model, skip: tuple[str, ...] = ("logits",)) -> None:
+    """Copy every weighted layer of ``source`` into ``target``, matched in creation order, except the ``skip`` ones.
+
+    Convolutions are size-independent, so a network trained at one input size seeds another (progressive resizing);
+    the type head's ``logits`` start afresh because its input width depends on the pooling.
+
+    Raises:
+        ValueError: the two networks' weighted layers differ in kind or shape.
+    """
+    def weighted(model: keras.Model) -> list[keras.layers.Layer]:
+        return [layer for layer in model.layers if layer.weights and layer.name not in skip]
+
+    pairs = list(zip(weighted(source), weighted(target), strict=True))
+    for old, new in pairs:
+        if type(old) is not type(new) or [w.shape for w in old.weights] != [w.shape for w in new.weights]:
+            raise ValueError(f"cannot copy {old.name} into {new.name}: the architectures differ")
+    for old, new in pairs:
+        new.set_weights(old.get_weights())
 
 
 def compile_model(config: TumourNetConfig, model: keras.Model, optimizer: object) -> None:

@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args(argv)
-    base = TumourNetConfig(image_size=args.image_size, epochs=args.epochs, warmup_epochs=0, patience=args.epochs)
+    base = TumourNetConfig(image_size=args.image_size, epochs=args.epochs, warmup_epochs=0, patience=args.epochs,
+                           warm_start="")
     splits = make_splits(val_fraction=base.val_fraction, seed=base.seed)
     train = subset(load_slices(splits.train, base.spec), args.train_slices, base.seed)
     val = load_slices(splits.val, base.spec)

@@ -1,0 +1,142 @@
+"""``python -m core volume``: whole studies from the shell, one JSON object per study.
+
+    python -m core volume PATH [PATH ...] --json OUT.json [--mask-out mask.nii.gz] [--series UID]
+
+PATH is a NIfTI file, a folder holding one DICOM series (any file names, any order, sub-folders included) or a
+``.zip`` of one. A study that cannot be read gets an ``error`` row and the run goes on, as ``python -m core predict``
+does; the exit status is 0 when the run completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import nibabel as nib
+from tqdm import tqdm
+
+from core.batch import expand_paths
+from core.cards import TUMOUR_NET
+from core.errors import InputError
+from core.registry import LoadedModel, ModelMissingError, load_model
+from core.study.analyse import StudyResult, analyse_study
+from core.study.upload import Upload, read_study
+from core.study.volume import Volume, mask_image
+
+RESULT_KEYS = ("tumour_volume_ml", "voxel_volume_ml", "slices", "largest_slice", "largest_area_mm2",
+               "largest_diameter_mm", "type", "probabilities", "tumour_probability", "tumour_present",
+               "per_slice_tumour_probability", "geometry_note")
+"""Keys of a row besides ``file`` and ``error``, null in an error row."""
+STUDY_SUFFIXES = (".nii.gz", ".nii", ".zip")
+
+
+def add_volume_parser(commands: argparse._SubParsersAction) -> None:
+    """The ``volume`` subcommand and its options, for :func:`core.__main__.main`."""
+    parser = commands.add_parser("volume", help="analyse whole studies (NIfTI volumes, DICOM series) in 3D")
+    parser.add_argument("paths", nargs="+", type=Path,
+                        help="NIfTI files, folders holding one DICOM series, or .zip files of one")
+    parser.add_argument("--json", type=Path, dest="out", help="write results here instead of standard output")
+    parser.add_argument("--mask-out", type=Path,
+                        help="write the tumour mask as uint8 NIfTI in the input's grid; with several studies each "
+                             "gets its name added (mask.nii.gz -> mask_<study>.nii.gz)")
+    parser.add_argument("--series", dest="series_uid", metavar="UID",
+                        help="SeriesInstanceUID to read where a path holds several")
+    parser.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
+
+
+def volume_from_args(args: argparse.Namespace) -> list[dict]:
+    """Run the subcommand with parsed arguments."""
+    return run_volume(args.paths, args.out, args.mask_out, args.series_uid, args.weights)
+
+
+def run_volume(paths: list[Path], out: Path | None, mask_out: Path | None = None, series_uid: str | None = None,
+               folder: Path | None = None) -> list[dict]:
+    """Analyse each study in ``paths`` and write the rows as JSON to ``out`` (standard output when None)."""
+    try:
+        model = load_model(TUMOUR_NET, folder)
+    except ModelMissingError as err:  # its message names the command that trains the network
+        raise SystemExit(str(err)) from err
+    records = []
+    for path in tqdm(paths, desc="Analysing", unit="study", file=sys.stderr):
+        target = None if mask_out is None else mask_target(mask_out, path, several=len(paths) > 1)
+        records.append(study_record(path, model, series_uid, target))
+    text = json.dumps(records, indent=1)
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+    return records
+
+
+def study_record(path: Path, model: LoadedModel, series_uid: str | None = None, mask_path: Path | None = None) -> dict:
+    """The row for one study; a study that cannot be read gives its one-sentence error instead.
+
+    With ``mask_path`` the row has ``mask_file``: where the mask was written, or null when the study has no known
+    voxel grid (a DICOM series whose geometry is broken) or could not be read.
+    """
+    try:
+        volume = read_study(read_path(path), path.name, series_uid)
+    except OSError as err:
+        return error_record(path, f"{path.name} cannot be read ({err.strerror or err}).", mask_path)
+    except InputError as err:
+        return error_record(path, str(err), mask_path)
+    result = analyse_study(volume, model)
+    record = result_record(path, volume, result)
+    if mask_path is not None:
+        record["mask_file"] = write_mask(volume, result, mask_path)
+    return record
+
+
+def read_path(path: Path) -> list[Upload]:
+    """The file at ``path``, or every non-hidden file under a folder (recursively), as (name, bytes) pairs."""
+    if path.is_dir():
+        files = [(relative.as_posix(), file.read_bytes()) for file, relative in expand_paths([path])]
+        if not files:
+            raise InputError(f"{path.name} is an empty folder; please give a folder holding one DICOM series.")
+        return files
+    return [(path.name, path.read_bytes())]
+
+
+def result_record(path: Path, volume: Volume, result: StudyResult) -> dict:
+    """The JSON object for one analysed study."""
+    return {
+        "file": str(path), "error": None,
+        "tumour_volume_ml": result.tumour_volume_ml, "voxel_volume_ml": result.voxel_volume_ml,
+        "slices": len(volume.pixels), "largest_slice": result.largest_slice,
+        "largest_area_mm2": result.largest_area_mm2, "largest_diameter_mm": result.largest_diameter_mm,
+        "type": result.type, "probabilities": result.probabilities,
+        "tumour_probability": result.tumour_probability, "tumour_present": result.tumour_present,
+        "per_slice_tumour_probability": result.per_slice_tumour_probability,
+        "geometry_note": result.geometry_note,
+    }
+
+
+def error_record(path: Path, error: str, mask_path: Path | None = None) -> dict:
+    """The JSON object for a study that could not be read: every result key null."""
+    record = {"file": str(path), "error": error, **dict.fromkeys(RESULT_KEYS)}
+    if mask_path is not None:
+        record["mask_file"] = None
+    return record
+
+
+def mask_target(mask_out: Path, study: Path, several: bool) -> Path:
+    """``mask_out`` itself for one study; with several, the study's name added before the suffix."""
+    if not several:
+        return mask_out
+    suffix = ".nii.gz" if mask_out.name.endswith(".nii.gz") else mask_out.suffix or ".nii.gz"
+    base = mask_out.name.removesuffix(suffix)
+    name = study.name
+    for ending in STUDY_SUFFIXES:
+        name = name.removesuffix(ending)
+    return mask_out.with_name(f"{base}_{name}{suffix}")
+
+
+def write_mask(volume: Volume, result: StudyResult, target: Path) -> str | None:
+    """Save the study's mask at ``target`` (parents created); None when the volume has no known voxel grid."""
+    if volume.affine is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(mask_image(volume, result.mask), target)
+    return str(target)
