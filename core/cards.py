@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -70,3 +71,12 @@ def read_evaluation(path: Path) -> dict:
 def read_cards(folder: Path | None = None) -> dict[str, dict]:
     """Every JSON card in the weights folder, by stem, without loading any model (cheap, for metric pages)."""
     return {path.stem: read_evaluation(path) for path in sorted(Path(folder or weights_dir()).glob("*.json"))}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file in 1 MiB chunks: ties a card (the guard's, the external test's) to the network it measured."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

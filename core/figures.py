@@ -267,3 +267,56 @@ def _dimension(name: str, values: list) -> dict:
     categories = sorted({str(v) for v in values})
     return {"label": label, "values": [categories.index(str(v)) for v in values],
             "tickvals": list(range(len(categories))), "ticktext": categories}
+
+
+def make_slice_curve_figure(probabilities: Sequence[float | None], threshold: float | None = None,
+                            shown: int | None = None, title: str = "Tumour probability per slice") -> go.Figure:
+    """Tumour probability (0-1, shown as %) against slice index; None (a blank slice) leaves a gap in the line.
+
+    ``threshold`` is drawn as the dashed presence line and ``shown`` as a vertical marker, so a reader sees at a
+    glance which slices count as tumour-bearing and where the browser stands.
+    """
+    if not any(p is not None for p in probabilities):
+        return _unavailable(title)
+    fig = go.Figure(go.Scatter(x=list(range(len(probabilities))), y=list(probabilities), mode="lines+markers",
+                               name="tumour probability", line={"color": PALETTE["train"], "width": 2},
+                               marker={"size": 5}, connectgaps=False,
+                               hovertemplate="slice %{x}: %{y:.1%}<extra></extra>"))
+    if threshold is not None:
+        fig.add_hline(y=threshold, line={"color": PALETTE["glioma"], "dash": "dash", "width": 1.5},
+                      annotation_text=f"presence threshold {threshold:.1%}", annotation_position="top left")
+    if shown is not None:
+        fig.add_vline(x=shown, line={"color": "#1b1f24", "width": 1.5}, annotation_text=f"slice {shown}",
+                      annotation_position="top right")
+    fig = _style(fig, title, "Slice", "Tumour probability")
+    fig.update_xaxes(range=[-0.5, len(probabilities) - 0.5])
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(height=300, showlegend=False)
+    return fig
+
+
+Mesh = tuple[np.ndarray, np.ndarray]
+"""A triangle surface: N x 3 float vertices (x, y, z) and M x 3 int vertex indices per triangle."""
+TUMOUR_RED = "#e62828"
+"""The overlay red of :data:`core.overlay.MASK_COLOR`, so the 3D tumour matches the slice view."""
+
+
+def make_surface_figure(head: Mesh | None, tumour: Mesh | None, unit: str = "mm",
+                        title: str = "Tumour (red) inside the head outline") -> go.Figure:
+    """The tumour surface in red inside a translucent head surface, axes in ``unit`` and true proportions."""
+    if head is None and tumour is None:
+        return _unavailable(title)
+    fig = go.Figure()
+    for name, mesh, colour_, opacity in (("head", head, "#9aa0a6", 0.15), ("tumour", tumour, TUMOUR_RED, 1.0)):
+        if mesh is not None:
+            (x, y, z), (i, j, k) = mesh[0].T, mesh[1].T
+            fig.add_trace(go.Mesh3d(x=x, y=y, z=z, i=i, j=j, k=k, name=name, color=colour_, opacity=opacity,
+                                    showlegend=True, hoverinfo="skip", flatshading=False))
+    if tumour is None:
+        title = f"{title}: no tumour outlined"
+    fig = _style(fig, title)
+    axes = {f"{axis}axis": {"title": {"text": f"{label} ({unit})"}} for axis, label in
+            (("x", "columns"), ("y", "rows"), ("z", "slices"))}
+    fig.update_layout(height=520, margin={"l": 0, "r": 0, "t": 60, "b": 0},
+                      scene={**axes, "aspectmode": "data", "camera": {"eye": {"x": 1.0, "y": -1.8, "z": 0.8}}})
+    return fig

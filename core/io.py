@@ -10,12 +10,11 @@ Every bad input raises :class:`InputError` with one sentence saying what is wron
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core import dicom, hdf5, nifti, raster
-from core.errors import InputError
+from core.errors import InputError, decoding
 from core.scan import (
     ACCEPTED,
     MAX_PIXELS,
@@ -98,7 +97,7 @@ def read_scan(data: bytes, filename: str = "", choice: SliceChoice | None = None
     """
     name = _display_name(filename)
     scan_format = _detect_format(data, name)
-    with _decoding(name, scan_format.label):
+    with decoding(name, scan_format.label, ACCEPTED):
         return scan_format.read(data, name, choice or SliceChoice())
 
 
@@ -110,7 +109,7 @@ def describe_volume(data: bytes, filename: str = "") -> VolumeInfo | None:
     """
     name = _display_name(filename)
     scan_format = _detect_format(data, name)
-    with _decoding(name, scan_format.label):
+    with decoding(name, scan_format.label, ACCEPTED):
         info = scan_format.describe(data, name)
     return info if info.has_choices else None
 
@@ -124,7 +123,7 @@ def read_image(data: bytes, filename: str = "") -> ScanSlice:
     name = _display_name(filename)
     if _detect_format(data, name) is not _RASTER:
         raise InputError(f"{name} is not a JPG, PNG, TIFF, WebP or BMP image; please upload one of those.")
-    with _decoding(name, _RASTER.label):
+    with decoding(name, _RASTER.label, ACCEPTED):
         frames = raster.describe_raster(data, name).frames
         if frames > 1:
             raise InputError(f"{name} holds {frames} frames; please upload a single 2D slice.")
@@ -135,7 +134,7 @@ def _detect_format(data: bytes, name: str) -> _Format:
     """The reader whose signature the bytes carry, or an InputError naming what the file is instead."""
     if not data:
         raise InputError(f"{name} is empty; please upload {ACCEPTED}.")
-    with _decoding(name, "an image"):
+    with decoding(name, "an image", ACCEPTED):
         for scan_format in _FORMATS:
             if scan_format.matches(data):
                 return scan_format
@@ -145,23 +144,6 @@ def _detect_format(data: bytes, name: str) -> _Format:
     if _looks_like_text(data):
         raise InputError(f"{name} is a text file, not an image; please upload {ACCEPTED}.")
     raise InputError(f"{name} is not an image this app can read; please upload {ACCEPTED}.")
-
-
-@contextmanager
-def _decoding(name: str, label: str) -> Iterator[None]:
-    """Turn a decoder's own exception into one InputError sentence, keeping the original as its cause.
-
-    Pillow, pydicom, nibabel and h5py raise many exception types on malformed bytes (OSError, ValueError,
-    struct.error, EOFError, KeyError, ...); users get the same sentence for all of them.
-    """
-    try:
-        yield
-    except InputError:
-        raise
-    except Exception as err:
-        raise InputError(
-            f"{name} could not be decoded as {label}, as it is truncated or corrupt; please upload {ACCEPTED}."
-        ) from err
 
 
 def _display_name(filename: str) -> str:

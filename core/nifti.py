@@ -36,13 +36,13 @@ MM_PER_UNIT = {"meter": 1000.0, "mm": 1.0, "micron": 0.001, "unknown": 1.0}
 
 def is_nifti(data: bytes) -> bool:
     """True when the (gunzipped) bytes start with a single-file NIfTI-1 or NIfTI-2 header."""
-    return _image_class(_head(data)) is not None
+    return nifti_class(header_bytes(data)) is not None
 
 
 def describe_nifti(data: bytes, name: str) -> VolumeInfo:
     """Shape, plane names and default slice of a NIfTI volume, from its header."""
-    image = _open(data, name)
-    spatial, frames = _layout(image.shape)
+    image = open_nifti(data, name)
+    spatial, frames = volume_layout(image.shape)
     planes = _planes(_orientation(image))
     usable = tuple(a for a in range(3) if min(spatial[b] for b in range(3) if b != a) >= MIN_SIDE)
     axis = planes.index("axial")
@@ -59,8 +59,8 @@ def describe_nifti(data: bytes, name: str) -> VolumeInfo:
 
 def read_nifti(data: bytes, name: str, choice: SliceChoice) -> ScanSlice:
     """Read one slice (``choice.axis``/``index``, default the middle axial one) at time point ``choice.frame``."""
-    image = _open(data, name)
-    spatial, frames = _layout(image.shape)
+    image = open_nifti(data, name)
+    spatial, frames = volume_layout(image.shape)
     ornt = _orientation(image)
     axis = choose_index(choice.axis, 3, _planes(ornt).index("axial"), "axis", name)
     index = choose_index(choice.index, spatial[axis], spatial[axis] // 2, "slice", name)
@@ -90,7 +90,7 @@ def _spacing(image: nib.Nifti1Image, rows: int, columns: int) -> tuple[float, fl
     return spacing[0], spacing[1]
 
 
-def _head(data: bytes) -> bytes:
+def header_bytes(data: bytes) -> bytes:
     """The first 540 bytes (the larger NIfTI-2 header), gunzipped first when needed; b"" if that fails."""
     if not data.startswith(GZIP_MAGIC):
         return data[:540]
@@ -100,7 +100,8 @@ def _head(data: bytes) -> bytes:
         return b""
 
 
-def _image_class(head: bytes) -> type[nib.Nifti1Image] | None:
+def nifti_class(head: bytes) -> type[nib.Nifti1Image] | None:
+    """The nibabel class for a single-file NIfTI-1 or NIfTI-2 header (from :func:`header_bytes`), else None."""
     if head[344:348] == b"n+1\0":
         return nib.Nifti1Image
     if head[4:12] == b"n+2\0\r\n\x1a\n":
@@ -108,9 +109,9 @@ def _image_class(head: bytes) -> type[nib.Nifti1Image] | None:
     return None
 
 
-def _open(data: bytes, name: str) -> nib.Nifti1Image:
+def open_nifti(data: bytes, name: str) -> nib.Nifti1Image:
     """The image with its header parsed and checked; voxel data stays on the stream until sliced."""
-    image_class = _image_class(_head(data))
+    image_class = nifti_class(header_bytes(data))
     if image_class is None:
         raise InputError(f"{name} is not a single-file NIfTI volume; please upload a .nii or .nii.gz file.")
     stream = gzip.GzipFile(fileobj=io.BytesIO(data)) if data.startswith(GZIP_MAGIC) else io.BytesIO(data)
@@ -127,7 +128,7 @@ def _open(data: bytes, name: str) -> nib.Nifti1Image:
     return image
 
 
-def _layout(shape: tuple[int, ...]) -> tuple[tuple[int, int, int], int]:
+def volume_layout(shape: tuple[int, ...]) -> tuple[tuple[int, int, int], int]:
     """(x, y, z) sizes, a 2D image counting as one slice, and the number of time points."""
     spatial = (*shape[:3], 1, 1)[:3]
     return (int(spatial[0]), int(spatial[1]), int(spatial[2])), int(shape[3]) if len(shape) > 3 else 1

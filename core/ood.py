@@ -20,7 +20,6 @@ features and makes the statistics meaningless.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 
-from core.cards import TUMOUR_NET, read_evaluation, weights_dir, write_evaluation
+from core.cards import TUMOUR_NET, file_sha256, read_evaluation, weights_dir, write_evaluation
 from core.preprocess import preprocess_slice, resize
 from core.registry import LoadedModel, ModelMissingError
 
@@ -174,15 +173,6 @@ def fit_detector(train_batch: np.ndarray, clusters: Sequence[int], val_batch: np
               "embedding_dim": int(features.shape[1]), "pca_components": int(pca.n_components_),
               "pca_explained_variance": float(pca.explained_variance_ratio_.sum())}
     return OodDetector(means, precision, pca.mean_, pca.components_, scales, threshold, {**(card or {}), **fitted})
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks; ties the detector to the exact network it was fitted on."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_detector(detector: OodDetector, folder: Path) -> Path:

@@ -1,5 +1,6 @@
 """The downloadable PDF report: a first page of context (patient, models and how well they tested), then one page per
-slice with its images, numbers and a plain-language summary.
+slice with its images, numbers and a plain-language summary, or one page per whole study (:func:`build_study_report`)
+with its volume, the tumour probability along the slices and three key slices.
 
 Built in memory with fpdf2. Text is set in DejaVu Sans, shipped in ``core/fonts`` with its licence, because the PDF
 core fonts cover Latin-1 only and names such as "Zażółć Gęślą" must print. Images are downscaled to at most
@@ -40,6 +41,17 @@ MARGIN_MM = 15
 FOOTER_MM = 22
 """Space kept free at the bottom of each page for the two footer lines."""
 IMAGE_GAP_MM = 4
+CURVE_HEIGHT_MM = 35
+CURVE_LABELS_MM = 16
+"""Room the curve's heading and axis labels take besides the plot."""
+CURVE_COLOUR = (31, 95, 168)
+THRESHOLD_COLOUR = (213, 94, 0)
+"""The curve and threshold colours of :func:`core.figures.make_slice_curve_figure`."""
+SLICES_INTRO = ("Each following page shows one MRI slice: the image, the tumour region the network outlined, a heatmap "
+                "of where it looked for the tumour type, its numbers and a plain-language summary.")
+STUDY_INTRO = ("Each following page shows one whole study (a volume or a series of slices): the tumour volume, the "
+               "tumour probability on every slice, the type over the slices where a tumour was found, and the slice "
+               "where the tumour is largest with its neighbours, outlined in red.")
 GREY = (90, 90, 90)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(232, 232, 232))
 EMPHASIS = FontFace(emphasis="BOLD")
@@ -87,6 +99,27 @@ class PatientFields:
         """(label, value) of every field that was given, surrounding whitespace removed."""
         return [(PATIENT_LABELS[f.name], getattr(self, f.name).strip())
                 for f in fields(self) if getattr(self, f.name).strip()]
+
+
+@dataclass
+class ReportStudy:
+    """One whole study as its report page shows it (see :func:`core.study.report.make_report_study`).
+
+    Attributes:
+        measures: (label, value) rows: volume, voxel volume, slices, largest slice, type, highest probability.
+        curve: per slice, the tumour probability (None for a blank slice).
+        key_slices: (H x W x 3 uint8 image with the outline, caption) of the slices shown.
+    """
+
+    name: str
+    summary: str
+    geometry_note: str | None
+    measures: list[tuple[str, str]]
+    type: str
+    probabilities: dict[str, float]
+    curve: list[float | None]
+    threshold: float
+    key_slices: list[tuple[np.ndarray, str]]
 
 
 @dataclass
@@ -139,6 +172,34 @@ def build_report(slices: Sequence[ReportSlice], patient: PatientFields | None, c
     """
     if not slices:
         raise ValueError("A report needs at least one analysed slice.")
+    pdf = _first_page(patient, cards, app_version, generated_at, SLICES_INTRO)
+    if len(slices) > 1:
+        _write_overview(pdf, slices)
+    for number, report_slice in enumerate(slices, start=1):
+        pdf.add_page()
+        _write_slice(pdf, report_slice, f"Slice {number} of {len(slices)}: {report_slice.name}")
+    return bytes(pdf.output())
+
+
+def build_study_report(studies: Sequence[ReportStudy], patient: PatientFields | None, cards: Mapping[str, Mapping],
+                       app_version: str, generated_at: datetime | None = None) -> bytes:
+    """The first page as in :func:`build_report`, then one page per study.
+
+    Raises:
+        ValueError: ``studies`` is empty.
+    """
+    if not studies:
+        raise ValueError("A study report needs at least one analysed study.")
+    pdf = _first_page(patient, cards, app_version, generated_at, STUDY_INTRO)
+    for number, study in enumerate(studies, start=1):
+        pdf.add_page()
+        _write_study(pdf, study, f"Study {number} of {len(studies)}: {study.name}")
+    return bytes(pdf.output())
+
+
+def _first_page(patient: PatientFields | None, cards: Mapping[str, Mapping], app_version: str,
+                generated_at: datetime | None, intro: str) -> FPDF:
+    """A new report with its title, patient and model block written on page 1."""
     generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
     patient = patient or PatientFields()
     subject = patient.name.strip() or patient.patient_id.strip() or "De-identified"
@@ -147,17 +208,11 @@ def build_report(slices: Sequence[ReportSlice], patient: PatientFields | None, c
     pdf.set_creator(f"brain-mri-dashboard {app_version}")
     pdf.set_creation_date(generated_at)
     pdf.set_lang("en")
-
     pdf.add_page()
-    _write_title(pdf, generated_at, app_version)
+    _write_title(pdf, generated_at, app_version, intro)
     _write_patient(pdf, patient.filled())
     _write_models(pdf, cards)
-    if len(slices) > 1:
-        _write_overview(pdf, slices)
-    for number, report_slice in enumerate(slices, start=1):
-        pdf.add_page()
-        _write_slice(pdf, report_slice, f"Slice {number} of {len(slices)}: {report_slice.name}")
-    return bytes(pdf.output())
+    return pdf
 
 
 class _ReportPDF(FPDF):
@@ -202,7 +257,7 @@ def _paragraph(pdf: FPDF, text: str) -> None:
     pdf.ln(3)
 
 
-def _write_title(pdf: FPDF, generated_at: datetime, app_version: str) -> None:
+def _write_title(pdf: FPDF, generated_at: datetime, app_version: str, intro: str) -> None:
     pdf.set_font(FONT_FAMILY, "B", 18)
     pdf.cell(0, 10, TITLE, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT_FAMILY, size=9)
@@ -211,9 +266,7 @@ def _write_title(pdf: FPDF, generated_at: datetime, app_version: str) -> None:
              new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0)
     pdf.ln(4)
-    _paragraph(pdf, "Each following page shows one MRI slice: the image, the tumour region the network outlined, a "
-                    "heatmap of where it looked for the tumour type, its numbers and a plain-language summary. "
-                    "The network was trained on public research data sets and can be wrong.")
+    _paragraph(pdf, f"{intro} The network was trained on public research data sets and can be wrong.")
 
 
 def _write_patient(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
@@ -289,7 +342,7 @@ def _write_slice(pdf: FPDF, report_slice: ReportSlice, title: str) -> None:
     _paragraph(pdf, describe_findings(analysis))
     if analysis.type_probabilities:
         _heading(pdf, "Tumour type probabilities")
-        _write_probabilities(pdf, analysis)
+        _write_probabilities(pdf, analysis.type_probabilities, analysis.predicted_type)
     _heading(pdf, "Presence and size")
     _write_measurements(pdf, analysis)
     _heading(pdf, "Disagreement between the answers")
@@ -314,6 +367,11 @@ def _write_images(pdf: FPDF, report_slice: ReportSlice) -> None:
         (report_slice.heatmap_overlay, f"Where the network looked ({report_slice.heatmap_method})",
          "Tumour network not installed" if TUMOUR_NET in missing else "No heatmap computed"),
     ]
+    _write_image_row(pdf, panels)
+
+
+def _write_image_row(pdf: FPDF, panels: Sequence[tuple[np.ndarray | None, str, str]]) -> None:
+    """(image, caption, note when the image is absent) in equal square slots across the page."""
     slot = (pdf.epw - 2 * IMAGE_GAP_MM) / len(panels)
     top = pdf.y
     for index, (image, caption, absent) in enumerate(panels):
@@ -351,13 +409,13 @@ def _jpeg(image: np.ndarray) -> io.BytesIO:
     return buffer
 
 
-def _write_probabilities(pdf: FPDF, analysis: Analysis) -> None:
-    """One row per class in the model's own order; the most likely class is set in bold."""
+def _write_probabilities(pdf: FPDF, probabilities: Mapping[str, float], chosen: str | None) -> None:
+    """One row per class in the model's own order; the ``chosen`` class is set in bold."""
     with pdf.table(width=100, col_widths=(2, 1), align="LEFT", text_align=("LEFT", "RIGHT"), line_height=4.5,
                    padding=1.2, headings_style=HEADINGS) as table:
         table.row(["Class", "Probability"])
-        for name, probability in analysis.type_probabilities.items():
-            style = EMPHASIS if name == analysis.predicted_type else None
+        for name, probability in probabilities.items():
+            style = EMPHASIS if name == chosen else None
             table.row([class_label(name), format_percent(probability, 1)], style=style)
     pdf.ln(4)
 
@@ -396,3 +454,57 @@ def _key_value_table(pdf: FPDF, rows: list[tuple[str, str]], width: float) -> No
             row.cell(label, style=EMPHASIS)
             row.cell(value)
     pdf.ln(4)
+
+
+def _write_study(pdf: FPDF, study: ReportStudy, title: str) -> None:
+    _heading(pdf, title, size=13)
+    _write_image_row(pdf, [(image, caption, "") for image, caption in study.key_slices])
+    _heading(pdf, "Summary")
+    _paragraph(pdf, study.summary if study.geometry_note is None else f"{study.summary} {study.geometry_note}")
+    _heading(pdf, "Measurements")
+    _key_value_table(pdf, study.measures, width=150)
+    _heading(pdf, "Tumour type over the tumour-bearing slices")
+    _write_probabilities(pdf, study.probabilities, study.type)
+    if pdf.y + CURVE_HEIGHT_MM + CURVE_LABELS_MM > pdf.page_break_trigger:
+        pdf.add_page()
+    _heading(pdf, "Tumour probability per slice")
+    _write_curve(pdf, study.curve, study.threshold)
+
+
+def _write_curve(pdf: FPDF, values: Sequence[float | None], threshold: float) -> None:
+    """Tumour probability (0-100 %) against slice index, drawn with lines; a blank slice (None) breaks the line."""
+    left, top = pdf.l_margin + 12, pdf.y + 2
+    width, height = pdf.epw - 14, CURVE_HEIGHT_MM
+
+    def y_at(probability: float) -> float:  # 2 mm inside the frame, so a line at 0 % or 100 % stays visible
+        return top + 2 + (height - 4) * (1.0 - probability)
+
+    points = [None if value is None else (left + width * index / max(len(values) - 1, 1), y_at(value))
+              for index, value in enumerate(values)]
+    pdf.set_font(FONT_FAMILY, size=7.5)
+    with pdf.local_context(draw_color=(200, 200, 200)):
+        pdf.rect(left, top, width, height)
+    for level in (0.0, 0.5, 1.0):
+        pdf.text(pdf.l_margin, y_at(level) + 1, f"{level:.0%}")
+    threshold_y = y_at(threshold)
+    with pdf.local_context(draw_color=THRESHOLD_COLOUR, dash_pattern={"dash": 1.2, "gap": 1.2}):
+        pdf.line(left, threshold_y, left + width, threshold_y)
+    pdf.text(left + 1, threshold_y - 1, f"presence threshold {threshold:.1%}")
+    with pdf.local_context(draw_color=CURVE_COLOUR, line_width=0.5):
+        for run in _runs(points):
+            pdf.polyline(run if len(run) > 1 else [(run[0][0] - 0.4, run[0][1]), (run[0][0] + 0.4, run[0][1])])
+    pdf.text(left - 1, top + height + 4, "0")
+    pdf.text(left + width - 2, top + height + 4, str(len(values) - 1))
+    pdf.text(left + width / 2 - 4, top + height + 4, "slice")
+    pdf.set_xy(pdf.l_margin, top + height + 8)
+
+
+def _runs(points: Sequence[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
+    """The stretches of consecutive points between Nones."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for point in points:
+        if point is None:
+            runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]

@@ -359,3 +359,33 @@ def _architecture_text(architecture: Mapping | str | None) -> str:
     if isinstance(architecture, str):
         return architecture
     return dig(architecture, "type") or dig(architecture, "name") or NOT_AVAILABLE
+
+
+EXTERNAL_CARD = "tumour_net_external"
+"""The card of ``python -m training.evaluate_external``: the network on brain MRI collections it never saw."""
+EXTERNAL_MEASURES = {
+    "Tumour slices": ("tumour", "count"), "Sensitivity": ("tumour", "sensitivity"),
+    "Tumour-free slices": ("tumour_free", "count"), "Specificity": ("tumour_free", "specificity"),
+    "Any mask shown": ("tumour_free", "share_with_any_pixels"), "Mean Dice": ("dice", "mean"),
+    "Median Dice": ("dice", "median"), "OOD false flags": ("ood", "flag_rate"),
+}
+"""Columns of :func:`external_table`, by label: the path into one group summary of the external test card."""
+
+
+def external_table(card: Mapping | None) -> pd.DataFrame:
+    """The external test card (``tumour_net_external.json``): one row per source and sequence, then the pooled rows
+    (all sources, and without the source whose patient is also in lgg-kaggle_3m); empty without a card.
+
+    Missing numbers (no tumour slice in a group, no guard installed) are NaN, so the columns stay numeric; counts
+    are integers.
+    """
+    results = dig(card, "results") or {}
+    groups = [(source, sequence, summary) for source, parts in (results.get("sources") or {}).items()
+              for sequence, summary in (parts.get("by_sequence") or {}).items()]
+    groups += [("All sources" if key == "all" else f"All sources {key.replace('_', ' ', 1)}", "all", summary)
+               for key, summary in (results.get("pooled") or {}).items()]
+    rows = [{"Source": source, "Sequence": sequence,
+             **{label: dig(summary, *path) for label, path in EXTERNAL_MEASURES.items()}}
+            for source, sequence, summary in groups]
+    frame = pd.DataFrame(rows, columns=["Source", "Sequence", *EXTERNAL_MEASURES])
+    return frame.astype({label: "Int64" if path[-1] == "count" else float for label, path in EXTERNAL_MEASURES.items()})

@@ -13,19 +13,15 @@ from core.gradcam import ATTENTION, available_methods, default_method
 from core.io import ACCEPTED_EXTENSIONS, SliceChoice, VolumeInfo
 from core.ood import describe_flag, load_detector
 from core.overlay import to_rgb
-from core.registry import ModelMissingError, load_available_models
-from core.report import PATIENT_LABELS, PatientFields
+from core.registry import ModelMissingError
+from core.report import PatientFields
 from core.summaries import class_label
 from core.uncertainty import describe_spread
+from pages.analysis_ui import load_models, patient_ui
 from pages.common import load_cards, missing_model_info
 
 LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = "{name} could not be analysed because of an internal error; please try another file or report this."
-
-
-@st.cache_resource(show_spinner="Loading the models…")
-def load_models(folder: str, stamp: tuple) -> dict:
-    return load_available_models(Path(folder))
 
 
 @st.cache_resource(show_spinner=False)
@@ -109,16 +105,6 @@ def panels_ui(panels: list[sr.Panel]) -> None:
             column.caption(panel.caption)
         else:
             column.image(panel.image, caption=panel.caption, width="stretch")
-
-
-def patient_ui() -> PatientFields:
-    with st.expander("Patient and study details for the PDF report (optional; empty gives a de-identified report)"):
-        columns = st.columns(3)
-        fields = [field for field in PATIENT_LABELS if field != "notes"]
-        values = {field: columns[number % 3].text_input(PATIENT_LABELS[field], key=f"patient_{field}")
-                  for number, field in enumerate(fields)}
-        values["notes"] = st.text_area(PATIENT_LABELS["notes"], key="patient_notes")
-    return PatientFields(**values)
 
 
 def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> PatientFields:

@@ -6,13 +6,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.cards import MODELS, read_cards, weights_dir
+from core.cards import MODELS, TUMOUR_NET, file_sha256, read_cards, weights_dir
 from core.summaries import DISCLAIMER, format_date, headline_metrics, is_installed
 
 
 @st.cache_data(show_spinner=False)
 def _read_cards(folder: str, stamp: tuple) -> dict[str, dict]:
     return read_cards(Path(folder))
+
+
+@st.cache_data(show_spinner=False)
+def _digest(path: str, stamp: int) -> str:
+    return file_sha256(Path(path))
+
+
+def network_sha256() -> str | None:
+    """SHA-256 of the installed network, re-hashed only when the file changes (cards record the one they measured)."""
+    path = weights_dir() / f"{TUMOUR_NET}.keras"
+    return _digest(str(path), path.stat().st_mtime_ns) if path.is_file() else None
 
 
 def load_cards() -> dict[str, dict]:

@@ -6,7 +6,7 @@ import streamlit as st
 from core import figures, summaries
 from core.cards import TUMOUR_NET
 from core.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
-from pages.common import load_cards, missing_model_info
+from pages.common import load_cards, missing_model_info, network_sha256
 
 GALLERY_SIZE = 24
 thumbnail = st.cache_data(show_spinner=False)(load_thumbnail)
@@ -165,6 +165,12 @@ st.caption(f"Trained {summaries.format_date(network)}. {summaries.training_sente
 with st.expander("Compared with the three separate models it replaced"):
     st.caption(summaries.dig(network, "separate_models", "note") or summaries.NOT_AVAILABLE)
     table(summaries.separate_models_table(network), "The comparison")
+external = cards.get(summaries.EXTERNAL_CARD)
+with st.expander("On brain MRI from collections it never saw (external test)"):
+    st.caption(" ".join((summaries.dig(external, "notes") or {}).values()) or summaries.NOT_AVAILABLE)
+    if external and summaries.dig(external, "model", "sha256") != network_sha256():
+        st.warning("These numbers were measured on another network; re-run `python -m training.evaluate_external`.")
+    table(summaries.external_table(external), "The external test")
 if summaries.dig(network, "training", "earlier_stages"):
     with st.expander("Compared with its earlier training stage"):
         st.caption("The same network after the stage it was seeded from, as that stage's own card measured it.")

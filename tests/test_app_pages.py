@@ -54,7 +54,7 @@ def assert_no_exception(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [*PAGES, "pages/study.py"])
 def test_every_page_renders_without_any_card_and_names_the_training_commands(open_page, empty_weights, page):
     at = open_page(page, empty_weights)
     assert_no_exception(at)
@@ -90,7 +90,7 @@ def test_performance_page_shows_every_model_section(open_page, full_weights):
     for heading in ("Training curves", "Calibration", "Hyperparameter study", "Operating point per split",
                     "Overlap with expert masks", "Tumour drawn on slices without tumour"):
         assert heading in text
-    assert "Trained for 4 epochs in 2 part(s)" in text and "Grad-CAM at `stage3`" in text
+    assert "Trained for 4 epochs at " in text and "in 2 part(s)" in text and "Grad-CAM at `stage3`" in text
     assert "without regions smaller than 32 pixels" in text
     assert {chart.key for chart in at.get("plotly_chart")} == {
         "type_history_type_loss", "type_history_accuracy", "type_history_macro_f1", "confusion_kaggle_official",
@@ -113,7 +113,8 @@ def test_model_card_page_lists_recorded_commands(open_page, full_weights):
     at = open_page("pages/model_card.py", full_weights)
     codes = [c.value for c in at.code]
     assert "python -m training.tune_tumour_net --trials=3" in codes
-    assert "python -m training.train_tumour_net --epochs=3" in codes
+    stages = "python -m training.train_tumour_net --image-size=192\npython -m training.train_tumour_net --epochs=3"
+    assert stages in codes
 
 
 def test_gallery_says_why_when_the_data_set_is_elsewhere(open_page, full_weights, tmp_path):

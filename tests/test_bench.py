@@ -15,13 +15,14 @@ def test_benchmark_times_each_model_the_full_slice_and_every_heatmap(tiny_weight
     assert result["slice_to_all_results_latency"]["median_ms"] >= result["analyze_latency"]["median_ms"] * 0.5
     assert set(result["gradcam_latency"]) == set(METHODS)
     assert 0 < result["peak_rss_mb"] <= result["peak_rss_all_methods_mb"]
+    assert result["study_volume"]["slices"] == 155 and result["study_volume"]["total_s"] > 0
 
 
 def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
     result = run_benchmark(tmp_path, repeats=2)
     assert not result["models"]["tumour_net"]["available"]
     assert "train_tumour_net" in result["models"]["tumour_net"]["reason"]
-    assert result["analyze_latency"] is None and result["gradcam_latency"] is None
+    assert result["analyze_latency"] is None and result["gradcam_latency"] is None and result["study_volume"] is None
 
 
 def test_training_benchmark_measures_pipeline_synthetic_and_their_ratio():

@@ -1,5 +1,6 @@
 """A clinician's journey in a real browser: open the app, upload two slices, read and adjust the results, download
-the table and a report, and visit every page, with no exception anywhere.
+the table and a report, and visit every page, with no exception anywhere; and a study: upload a volume, browse its
+slices, download its report.
 
 Runs the real ``streamlit run app.py`` server on the tiny test models and drives Debian's ``/usr/bin/chromium``
 through Playwright (no ``playwright install``). Screenshots are kept in the test's tmp folder and copied to
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from helpers import brain_slice, encode
+from study_builders import nifti_study
 
 from core.cards import WEIGHTS_ENV
 
@@ -182,3 +184,33 @@ def test_upload_two_slices_adjust_download_and_visit_every_page(app_url, page, s
         expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=RESULT_MS)
         assert_no_exception(page)
         snap(page, screens / f"{number}_{title.lower().replace(' ', '_')}.png")
+
+
+def test_study_upload_browse_slices_and_download_the_report(app_url, page, screens, tmp_path):
+    study = tmp_path / "cube.nii"
+    study.write_bytes(nifti_study(("I", "L", "P"))[0])
+    page.goto(app_url)
+    # the navigation is app.py's once the default page is drawn (before that Streamlit lists the pages/ files)
+    expect(page.get_by_role("heading", name="Analyse")).to_be_visible(timeout=RESULT_MS)
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Study").click()
+    expect(page.get_by_role("heading", name="Study", exact=True)).to_be_visible(timeout=RESULT_MS)
+    expect(page.get_by_test_id("stSidebar").get_by_text("Models", exact=True)).to_be_visible()  # through app.py
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(study)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("0.60 ml", timeout=RESULT_MS)
+    expect(page.get_by_text("Slice 3 (0 to 7): tumour present")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # type probabilities, the curve, the 3D view
+    assert_no_exception(page)
+    wait_idle(page)
+
+    page.get_by_role("slider").first.focus()
+    started = time.monotonic()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.body.innerText.includes('Slice 4 (0 to 7)')", polling="raf",
+                           timeout=RESULT_MS)
+    print(f"browser slider move: {(time.monotonic() - started) * 1000:.0f} ms")
+    expect(caption(page, "Slice 4")).to_be_visible()
+    page.get_by_test_id("stCheckbox").filter(has_text="Heatmap of this slice").locator("label").click()
+    expect(caption(page, "Where the network looked (Grad-CAM++)")).to_be_visible(timeout=RESULT_MS)
+    assert_no_exception(page)
+    snap(page, screens / "7_study.png")
+    assert download(page, "Download study report (PDF)").startswith(b"%PDF")

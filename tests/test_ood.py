@@ -12,6 +12,7 @@ import pytest
 from helpers import brain_slice, encode
 
 from core import ood
+from core.cards import file_sha256
 from core.io import read_scan
 from core.preprocess import preprocess_slice
 from core.registry import LoadedModel, ModelMissingError, load_model
@@ -106,7 +107,7 @@ def test_saved_detector_loads_with_the_same_scores(classifier: LoadedModel, dete
     batch = brain_batch(classifier, range(300, 305))
     np.testing.assert_allclose(ood.ood_scores(batch, classifier, loaded), ood.ood_scores(batch, classifier, detector))
     assert loaded.threshold_ == detector.threshold_
-    assert loaded.card["model_sha256"] == ood.file_sha256(weights / "tumour_net.keras")
+    assert loaded.card["model_sha256"] == file_sha256(weights / "tumour_net.keras")
 
 
 def test_absent_detector_is_not_installed_and_names_the_fit_command(tiny_weights: Path) -> None:

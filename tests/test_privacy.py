@@ -140,6 +140,19 @@ def test_app_run_with_uploads_writes_nothing_and_connects_nowhere(weights: Path,
     assert disk_writes() == [] and connections == []
 
 
+def test_a_whole_study_and_its_report_write_nothing_and_connect_nowhere(weights: Path, disk_writes,
+                                                                      connections) -> None:
+    from study_builders import nifti_study
+
+    from core.registry import load_model
+    from core.study.report import view_report_pdf
+    from core.study.view import open_study
+
+    view = open_study([("study.nii", nifti_study()[0])], load_model("tumour_net", weights))
+    assert view_report_pdf(view, PatientFields(name="Test Patient"), read_cards(weights)).startswith(b"%PDF")
+    assert disk_writes() == [] and connections == []
+
+
 def test_streamlit_telemetry_is_off_and_uploads_are_size_limited() -> None:
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["browser"]["gatherUsageStats"] is False

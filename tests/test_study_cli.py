@@ -11,8 +11,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from test_study_series import OTHER_UID, series_files, shuffled, zipped
-from test_study_volume import CUBE_VOXELS, nifti_study
+from study_builders import CUBE_VOXELS, OTHER_UID, nifti_study, series_files, shuffled, zipped
 
 from core.__main__ import main
 from core.study.cli import RESULT_KEYS

@@ -1,82 +1,37 @@
 """DICOM series read as one study: order along the normal, geometry and its faults, zips, mixed series, LUTs.
 
-Every series is built here from :func:`fixtures_images.dicom_bytes`; nothing is read from disk.
+Every series is built in memory by :mod:`study_builders`; nothing is read from disk.
 """
 
 from __future__ import annotations
 
 import io
-import random
-import zipfile
 
 import numpy as np
 import pytest
 from fixtures_images import dicom_bytes, gradient
 from pydicom.dataset import Dataset
+from study_builders import (
+    AXIAL,
+    CUBE_SLICES,
+    ORIGIN,
+    OTHER_UID,
+    PIXEL_SPACING,
+    SIZE,
+    STEP,
+    UID,
+    cube_slice,
+    oblique_cosines,
+    series_files,
+    shuffled,
+    zipped,
+)
 
 from core.errors import InputError
 from core.io import SliceChoice, read_scan
 from core.scan import to_unit_range
 from core.study.series import SeriesChoiceError
 from core.study.upload import list_series, read_study
-
-UID = "1.2.826.0.1.3680043.8.498.101"
-OTHER_UID = "1.2.826.0.1.3680043.8.498.102"
-AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-ORIGIN = np.array([-10.0, 20.0, 30.0])
-PIXEL_SPACING = (0.5, 0.8)
-STEP = 2.5
-"""0.5 x 0.8 x 2.5 mm voxels are 1 mm³ each, so a mask of n voxels is n / 1000 ml."""
-SIZE = 64
-"""The tiny network's input size, so slices reach it without resizing."""
-CUBE_SLICES = range(2, 6)
-
-
-def oblique_cosines() -> tuple[float, ...]:
-    """Row and column direction cosines of a plane tilted 30 degrees about x and 20 about z (rounded as scanners do)."""
-    tilt, turn = np.radians(30.0), np.radians(20.0)
-    about_z = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1]])
-    about_x = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
-    rotation = about_z @ about_x
-    return tuple(round(float(v), 6) for v in (*rotation[:, 0], *rotation[:, 1]))
-
-
-def cube_slice(index: int, big: bool = False) -> np.ndarray:
-    """SIZE x SIZE stored values: a square head (300) and, on CUBE_SLICES, a 12 x 10 bright square (1000); the
-    ``big`` slice has a 16 x 15 one. Slices outside the cube are blank (all zero), so the tiny network, which outlines
-    whatever is brightest on a slice, marks exactly the cube."""
-    pixels = np.zeros((SIZE, SIZE), dtype=np.uint16)
-    if index in CUBE_SLICES:
-        pixels[8:56, 8:56] = 300
-        rows, columns = (16, 15) if big else (12, 10)
-        pixels[20 : 20 + rows, 24 : 24 + columns] = 1000
-    return pixels
-
-
-def series_files(count: int = 8, orientation: tuple[float, ...] = AXIAL, uid: str = UID,
-                 steps: list[float] | None = None, description: str = "AX FLAIR", big_slice: int = 3,
-                 **attributes: object) -> list[tuple[str, bytes]]:
-    """(name, bytes) of a series in acquisition order; slice k lies ``sum(steps[:k])`` mm along the normal."""
-    cosines = np.array(orientation)
-    normal = np.cross(cosines[:3], cosines[3:])
-    offsets = np.concatenate([[0.0], np.cumsum(steps if steps is not None else [STEP] * (count - 1))])
-    files = []
-    for index, offset in enumerate(offsets):
-        position = [round(float(v), 4) for v in ORIGIN + offset * normal]
-        data = dicom_bytes(cube_slice(index, big=index == big_slice), ImagePositionPatient=position,
-                           ImageOrientationPatient=list(orientation), PixelSpacing=list(PIXEL_SPACING),
-                           SeriesInstanceUID=uid, SeriesDescription=description, InstanceNumber=index + 1,
-                           SliceThickness=1.0, **attributes)
-        files.append((f"IM{index:04d}", data))
-    return files
-
-
-def shuffled(files: list[tuple[str, bytes]], seed: int = 0) -> list[tuple[str, bytes]]:
-    """The same files in a random order under names that sort differently from the slice order."""
-    order = list(range(len(files)))
-    random.Random(seed).shuffle(order)
-    return [(f"file-{place:02d}-{random.Random(seed + place).randint(0, 999)}.dcm", files[i][1])
-            for place, i in enumerate(order)]
 
 
 def one_sentence(text: str | None) -> str:
@@ -232,28 +187,6 @@ def test_a_corrupt_file_of_the_series_is_named() -> None:
 
 
 # --- uploads: zips and mixed series ---------------------------------------------------------------------------------
-
-
-def without_pixels(data: bytes) -> bytes:
-    """A DICOM object without pixel data, as a DICOMDIR or a structured report is."""
-    import pydicom
-
-    ds = pydicom.dcmread(io.BytesIO(data))
-    del ds.PixelData
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def zipped(files: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files:
-            archive.writestr(f"study/{name}", data)
-        archive.writestr("study/README.txt", "exported by the PACS\n")
-        archive.writestr("__MACOSX/study/._IM0001", b"\0\5\26\7")
-        archive.writestr("study/DICOMDIR", without_pixels(dicom_bytes()))
-    return buffer.getvalue()
 
 
 def test_zip_of_a_series_reads_like_its_files() -> None:

@@ -14,8 +14,17 @@ import nibabel as nib
 import numpy as np
 import pytest
 from fixtures_images import nifti_bytes
-from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
-from test_study_series import CUBE_SLICES, SIZE, cube_slice, oblique_cosines, series_files, shuffled
+from study_builders import (
+    CUBE_SLICES,
+    CUBE_VOXELS,
+    SIZE,
+    SLICES,
+    cube_slice,
+    nifti_study,
+    oblique_cosines,
+    series_files,
+    shuffled,
+)
 
 from core.analysis import analyze
 from core.cards import TUMOUR_NET
@@ -27,32 +36,12 @@ from core.study.upload import read_study
 from core.study.volume import RAS_ORNT, Volume, mask_image, read_nifti_volume
 from core.tumour import TumourReading
 
-ZOOMS = (0.8, 0.5, 2.5)
-"""x, y, z voxel size: display rows run along y (0.5 mm) and columns along x (0.8 mm); 1 mm³ per voxel."""
-CUBE_VOXELS = 3 * 12 * 10 + 16 * 15  # CUBE_SLICES with one big slice (index 3)
-SLICES = 8
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def model(tiny_weights: Path) -> LoadedModel:
     return load_model(TUMOUR_NET, tiny_weights)
-
-
-def display_stack() -> np.ndarray:
-    """SLICES x SIZE x SIZE stored values as the study shows them (slice 3 holds the big square)."""
-    return np.stack([cube_slice(index, big=index == 3) for index in range(SLICES)]).astype(np.float32)
-
-
-def nifti_study(axcodes: tuple[str, str, str] = ("R", "A", "S")) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """(file bytes, stored array, affine) of the cube volume stored with voxel axes along ``axcodes``."""
-    canonical = np.ascontiguousarray(display_stack()[:, ::-1, ::-1].transpose(2, 1, 0))  # (x, y, z), RAS+
-    affine = np.diag([*ZOOMS, 1.0])
-    affine[:3, 3] = [-20.0, 15.0, 40.0]
-    transform = ornt_transform(RAS_ORNT, axcodes2ornt(axcodes))
-    stored = apply_orientation(canonical, transform)
-    stored_affine = affine @ inv_ornt_aff(transform, canonical.shape)
-    return nifti_bytes(stored, affine=stored_affine), stored, stored_affine
 
 
 # --- reading NIfTI ------------------------------------------------------------------------------------------------
@@ -176,6 +165,9 @@ def test_study_type_is_the_tumour_weighted_mean_over_tumour_slices() -> None:
     expected = (0.9 * np.array([0.6, 0.2, 0.1, 0.1]) + 0.6 * np.array([0.1, 0.5, 0.4, 0.0])) / 1.5
     assert list(result.probabilities.values()) == pytest.approx(expected.tolist())
     assert result.type == "glioma" and result.tumour_probability == pytest.approx(0.9)
+    barely = summarise(plain_volume(2), [reading([0.02, 0.08, 0.9, 0.0], 0.05), reading([0.0, 0.03, 0.97, 0.0])],
+                       names)
+    assert barely.tumour_present and barely.type == "meningioma"  # "no tumour" never outvotes a present tumour
     calm = summarise(plain_volume(2), [reading([0.1, 0.1, 0.7, 0.1]), reading([0.0, 0.1, 0.9, 0.0])], names)
     assert calm.type == "notumor" and not calm.tumour_present and calm.largest_slice is None
     assert list(calm.probabilities.values()) == pytest.approx([0.05, 0.1, 0.8, 0.05])

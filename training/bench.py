@@ -4,7 +4,8 @@
     python -m training.bench --training      # training throughput instead (see training/bench_training.py)
 
 Uses a generated 512 x 512 slice (no data needed) and the shipped weights; absent models are reported as absent.
-Also times each heatmap method and everything the Analyse page computes for a new slice.
+Also times each heatmap method, everything the Analyse page computes for a new slice, and a whole generated
+155 x 240 x 240 study (:func:`core.study.analyse.benchmark_volume`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.ood import load_available_detector
 from core.overlay import overlay_heatmap, overlay_mask
 from core.preprocess import preprocess_slice
 from core.registry import MODELS, ModelMissingError, load_model
+from core.study.analyse import benchmark_volume
 from training.common import run_metadata
 
 
@@ -106,6 +108,7 @@ def run_benchmark(weights_dir: Path, repeats: int) -> dict:
         "gradcam_latency": gradcam,
         "default_heatmap_method": default_method(models.get(TUMOUR_NET)) if models else None,
         "slice_to_all_results_latency": slice_total,
+        "study_volume": benchmark_volume(weights_dir) if TUMOUR_NET in models else None,
         "peak_rss_mb": round(serving_rss, 1),
         "peak_rss_all_methods_mb": round(peak_rss_mb(), 1),
         "run": run_metadata(["training.bench", f"--repeats={repeats}"], 0.0),
@@ -145,6 +148,10 @@ def main(argv: list[str] | None = None) -> None:
               f"serving, {result['peak_rss_all_methods_mb']} MB after every heatmap method")
     for method, timing in (result["gradcam_latency"] or {}).items():
         print(f"{method}: {timing['median_ms']} ms")
+    if result["study_volume"]:
+        study = result["study_volume"]
+        print(f"study of {study['slices']} slices {study['shape'][1]} x {study['shape'][2]}: {study['total_s']} s "
+              f"({study['slices_per_s']} slices/s)")
 
 
 if __name__ == "__main__":

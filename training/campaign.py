@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.cards import WEIGHTS_DIR
-from core.ood import file_sha256
+from core.cards import WEIGHTS_DIR, file_sha256
 from training.train_tumour_net import FIRST_STAGE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]

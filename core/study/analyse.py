@@ -8,7 +8,9 @@ single upload; only the forward pass is shared by a batch of slices. The study t
 - the slice with the largest tumour area, and on it the largest diameter (RANO measures the longest diameter on the
   slice where the tumour is largest);
 - the type over the tumour-bearing slices: their type probabilities averaged with the tumour probability as weight,
-  so slices where the network is surest that a tumour is present count most; "notumor" when no slice has a tumour.
+  so slices where the network is surest that a tumour is present count most, and the most probable tumour class of
+  that average (a slice just above the presence threshold still gives "no tumour" most of its probability, which
+  must not outvote the tumour the study was found to have); "notumor" when no slice has a tumour.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def summarise(volume: Volume, readings: list[TumourReading | None], class_names:
         per_slice_tumour_probability=[None if r is None else r.tumour_probability for r in readings],
         tumour_probability=max(r.tumour_probability for r in read),
         tumour_present=bool(present),
-        type=max(probabilities, key=probabilities.get) if present else NO_TUMOUR_CLASS,
+        type=max((c for c in class_names if c != NO_TUMOUR_CLASS), key=probabilities.get) if present
+        else NO_TUMOUR_CLASS,
         probabilities=probabilities,
         largest_slice=largest,
         largest_area_mm2=float(areas[largest]) * spacing[0] * spacing[1] if measured else None,

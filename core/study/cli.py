@@ -1,10 +1,11 @@
 """``python -m core volume``: whole studies from the shell, one JSON object per study.
 
-    python -m core volume PATH [PATH ...] --json OUT.json [--mask-out mask.nii.gz] [--series UID]
+    python -m core volume PATH [PATH ...] --json OUT.json [--mask-out mask.nii.gz] [--series UID] [--report OUT.pdf]
 
 PATH is a NIfTI file, a folder holding one DICOM series (any file names, any order, sub-folders included) or a
 ``.zip`` of one. A study that cannot be read gets an ``error`` row and the run goes on, as ``python -m core predict``
-does; the exit status is 0 when the run completed.
+does; the exit status is 0 when the run completed. ``--report`` writes the Study page's PDF report, one study page per
+analysed study.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import nibabel as nib
 from tqdm import tqdm
 
 from core.batch import expand_paths
-from core.cards import TUMOUR_NET
+from core.cards import TUMOUR_NET, read_cards, weights_dir
 from core.errors import InputError
 from core.registry import LoadedModel, ModelMissingError, load_model
+from core.report import PatientFields, ReportStudy
+from core.report_cli import add_patient_arguments, patient_from_args
 from core.study.analyse import StudyResult, analyse_study
+from core.study.report import make_report_study, study_report_pdf
 from core.study.upload import Upload, read_study
 from core.study.volume import Volume, mask_image
 
@@ -43,50 +47,69 @@ def add_volume_parser(commands: argparse._SubParsersAction) -> None:
                              "gets its name added (mask.nii.gz -> mask_<study>.nii.gz)")
     parser.add_argument("--series", dest="series_uid", metavar="UID",
                         help="SeriesInstanceUID to read where a path holds several")
+    parser.add_argument("--report", type=Path, metavar="OUT.pdf",
+                        help="write the PDF report of the analysed studies, one study page each")
     parser.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
+    add_patient_arguments(parser)
 
 
 def volume_from_args(args: argparse.Namespace) -> list[dict]:
     """Run the subcommand with parsed arguments."""
-    return run_volume(args.paths, args.out, args.mask_out, args.series_uid, args.weights)
+    return run_volume(args.paths, args.out, args.mask_out, args.series_uid, args.weights, args.report,
+                      patient_from_args(args))
 
 
 def run_volume(paths: list[Path], out: Path | None, mask_out: Path | None = None, series_uid: str | None = None,
-               folder: Path | None = None) -> list[dict]:
-    """Analyse each study in ``paths`` and write the rows as JSON to ``out`` (standard output when None)."""
+               folder: Path | None = None, report: Path | None = None,
+               patient: PatientFields | None = None) -> list[dict]:
+    """Analyse each study in ``paths`` and write the rows as JSON to ``out`` (standard output when None), and with
+    ``report`` the PDF report of the studies that could be analysed."""
     try:
         model = load_model(TUMOUR_NET, folder)
     except ModelMissingError as err:  # its message names the command that trains the network
         raise SystemExit(str(err)) from err
-    records = []
+    records, studies = [], []
     for path in tqdm(paths, desc="Analysing", unit="study", file=sys.stderr):
         target = None if mask_out is None else mask_target(mask_out, path, several=len(paths) > 1)
-        records.append(study_record(path, model, series_uid, target))
+        try:
+            volume, result = analyse_path(path, model, series_uid)
+        except InputError as err:
+            records.append(error_record(path, str(err), target))
+            continue
+        records.append(result_record(path, volume, result))
+        if target is not None:
+            records[-1]["mask_file"] = write_mask(volume, result, target)
+        if report is not None:
+            studies.append(make_report_study(volume, result, float(model.card["presence"]["threshold"])))
     text = json.dumps(records, indent=1)
     if out is None:
         print(text)
     else:
         out.write_text(text + "\n", encoding="utf-8")
+    if report is not None:
+        write_report(report, studies, patient, folder)
     return records
 
 
-def study_record(path: Path, model: LoadedModel, series_uid: str | None = None, mask_path: Path | None = None) -> dict:
-    """The row for one study; a study that cannot be read gives its one-sentence error instead.
+def analyse_path(path: Path, model: LoadedModel, series_uid: str | None = None) -> tuple[Volume, StudyResult]:
+    """Read and analyse the study at ``path``.
 
-    With ``mask_path`` the row has ``mask_file``: where the mask was written, or null when the study has no known
-    voxel grid (a DICOM series whose geometry is broken) or could not be read.
+    Raises:
+        InputError: the study cannot be read (a file system error too), in one sentence.
     """
     try:
         volume = read_study(read_path(path), path.name, series_uid)
     except OSError as err:
-        return error_record(path, f"{path.name} cannot be read ({err.strerror or err}).", mask_path)
-    except InputError as err:
-        return error_record(path, str(err), mask_path)
-    result = analyse_study(volume, model)
-    record = result_record(path, volume, result)
-    if mask_path is not None:
-        record["mask_file"] = write_mask(volume, result, mask_path)
-    return record
+        raise InputError(f"{path.name} cannot be read ({err.strerror or err}).") from err
+    return volume, analyse_study(volume, model)
+
+
+def write_report(target: Path, studies: list[ReportStudy], patient: PatientFields | None, folder: Path | None) -> None:
+    """The study report at ``target``; with no study analysed, a sentence on standard error instead."""
+    if not studies:
+        print("None of the studies could be analysed, so no report was written.", file=sys.stderr)
+        return
+    target.write_bytes(study_report_pdf(studies, patient, read_cards(Path(folder or weights_dir()))))
 
 
 def read_path(path: Path) -> list[Upload]:

@@ -14,8 +14,7 @@ is measured.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from core.dicom import check_image_header, frame_count, is_dicom, pixel_spacing
-from core.errors import InputError
+from core.errors import InputError, decoding
 from core.scan import SliceChoice, validate_volume
 from core.study.lut import display_values, frame_attribute, modality_values, number
 from core.study.volume import Volume
@@ -105,11 +104,11 @@ def find_series(files: Sequence[tuple[str, bytes]]) -> list[Series]:
     for name, data in files:
         if not is_dicom(data):
             continue
-        with _decoding(name):
+        with decoding(name, "a DICOM image", "the complete series"):
             ds = pydicom.dcmread(io.BytesIO(data), force=True)
         if "PixelData" not in ds:
             continue
-        with _decoding(name):
+        with decoding(name, "a DICOM image", "the complete series"):
             check_image_header(ds, name)
         uid = str(ds.get("SeriesInstanceUID") or "")
         groups.setdefault(uid, []).extend(Frame(name, ds, index) for index in range(frame_count(ds)))
@@ -137,7 +136,7 @@ def read_series(series: Series, name: str, choice: SliceChoice | None = None) ->
     blank = np.zeros(len(frames), dtype=bool)
     for row, index in enumerate(layout.order):
         frame = frames[index]
-        with _decoding(frame.name):
+        with decoding(frame.name, "a DICOM image", "the complete series"):
             raw = modality_values(frame.ds, frame.index)
         blank[row] = bool(np.isfinite(raw).all()) and float(raw.max()) - float(raw.min()) < 1e-6
         if not blank[row]:
@@ -283,17 +282,3 @@ def _numbers(value: object, count: int) -> np.ndarray | None:
 def _mm(value: float) -> str:
     """A length for a sentence: at most two decimals, no trailing zeros."""
     return f"{round(float(value), 2):g}"
-
-
-@contextmanager
-def _decoding(name: str) -> Iterator[None]:
-    """Turn pydicom's many exception types on malformed bytes into one sentence naming the file."""
-    try:
-        yield
-    except InputError:
-        raise
-    except Exception as err:
-        raise InputError(
-            f"{name} could not be decoded as a DICOM image, as it is truncated or corrupt; please upload the complete "
-            "series."
-        ) from err

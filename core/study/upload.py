@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from core.dicom import is_dicom
-from core.errors import InputError
+from core.errors import InputError, decoding
 from core.nifti import is_nifti
 from core.scan import SliceChoice
 from core.study.series import Series, SeriesChoiceError, SeriesInfo, find_series, read_series
@@ -62,7 +61,7 @@ def read_study(files: Sequence[Upload], name: str | None = None, series_uid: str
         if len(volumes) > 1 or any(is_dicom(data) for _, data in members):
             raise InputError(f"{name} holds more than one volume or series; please upload one at a time.")
         member, data = volumes[0]
-        with _decoding(member, "a NIfTI volume"):
+        with decoding(member, "a NIfTI volume", ACCEPTED_STUDY):
             return read_nifti_volume(data, member, choice)
     found = find_series(members)
     if not found:
@@ -82,7 +81,7 @@ def expand_zips(files: Sequence[Upload]) -> list[Upload]:
         if not data.startswith(ZIP_MAGIC):
             expanded.append((name, data))
             continue
-        with _decoding(name, "a ZIP archive"), zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with decoding(name, "a ZIP archive", ACCEPTED_STUDY), zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [info for info in archive.infolist() if _is_member_file(info)]
             if sum(info.file_size for info in members) > MAX_UNZIPPED_BYTES:
                 raise InputError(f"{name} unpacks to more than {MAX_UNZIPPED_BYTES // 2**30} GiB, which is too large "
@@ -113,16 +112,3 @@ def _choose(found: list[Series], series_uid: str | None, name: str) -> Series:
 
 def _listing(found: list[Series]) -> str:
     return "; ".join(f"{s.info.description}: {s.info.slices} slices, UID {s.info.uid or '(none)'}" for s in found)
-
-
-@contextmanager
-def _decoding(name: str, label: str) -> Iterator[None]:
-    """Turn a decoder's own exception (zipfile, gzip, nibabel) into one sentence, keeping it as the cause."""
-    try:
-        yield
-    except InputError:
-        raise
-    except Exception as err:
-        raise InputError(
-            f"{name} could not be decoded as {label}, as it is truncated or corrupt; please upload {ACCEPTED_STUDY}."
-        ) from err

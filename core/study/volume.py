@@ -17,8 +17,7 @@ import numpy as np
 from nibabel.orientations import apply_orientation, io_orientation, ornt_transform
 
 from core.errors import InputError
-from core.nifti import MM_PER_UNIT, _head, _image_class, _layout
-from core.nifti import _open as open_nifti
+from core.nifti import MM_PER_UNIT, header_bytes, nifti_class, open_nifti, volume_layout
 from core.scan import ScanSlice, SliceChoice, choose_window, to_display, validate_dimensions
 
 NIFTI_DISPLAY_ORNT = np.array([[2, 1], [1, -1], [0, -1]], dtype=float)
@@ -94,7 +93,7 @@ def read_nifti_volume(data: bytes, name: str, choice: SliceChoice | None = None)
         InputError: as :func:`core.io.read_scan` for NIfTI files, and for volumes without any non-constant slice.
     """
     image = open_nifti(data, name)
-    spatial, frames = _layout(image.shape)
+    spatial, frames = volume_layout(image.shape)
     stored = np.asarray(image.dataobj.reshape((*spatial, frames))[..., 0], dtype=np.float32)
     note = _orientation_note(image.affine)
     oriented = note is None
@@ -151,8 +150,8 @@ def _voxel_sizes(image: nib.Nifti1Image, ornt: np.ndarray) -> tuple[float | None
 def _declared_zooms(data: bytes) -> np.ndarray:
     """pixdim[1:4] as the file writes it. nibabel replaces a zero voxel size by 1 when it loads a file, which would
     make an unknown size look like 1 mm, so the header is parsed again here without its fixes."""
-    head = _head(data)
-    header = _image_class(head).header_class.from_fileobj(io.BytesIO(head), check=False)
+    head = header_bytes(data)
+    header = nifti_class(head).header_class.from_fileobj(io.BytesIO(head), check=False)
     return np.asarray(header["pixdim"][1:4], dtype=float)
 
 
