@@ -157,7 +157,7 @@ def fit_and_evaluate(classifier: LoadedModel, brain: BrainSlices, images: Sequen
         "method": {
             "score": "max over terms of (term / its validation percentile)",
             "terms": {
-                "embedding_mahalanobis": "Mahalanobis distance of the network's global-average-pooled embedding to "
+                "embedding_mahalanobis": "Mahalanobis distance of the pooled features the type head classifies to "
                                          "the nearest cluster mean, shared Ledoit-Wolf covariance (Lee et al. 2018)",
                 "thumbnail_reconstruction_error": f"RMS residual of a {ood.THUMBNAIL_SIZE} x {ood.THUMBNAIL_SIZE} "
                                                   "thumbnail after projection on its principal components "
