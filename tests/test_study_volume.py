@@ -29,7 +29,7 @@ from study_builders import (
 from core.analysis import analyze
 from core.cards import TUMOUR_NET
 from core.errors import InputError
-from core.io import SliceChoice, read_image, read_scan
+from core.io import SliceChoice, read_scan
 from core.registry import LoadedModel, load_model
 from core.study.analyse import analyse_study, largest_diameter_mm, summarise
 from core.study.upload import read_study
@@ -211,7 +211,8 @@ def test_dicom_mask_lies_where_the_series_geometry_puts_the_cube(model: LoadedMo
 
 @pytest.mark.data
 def test_lgg_patient_stacked_into_a_volume_matches_its_slices_and_masks() -> None:
-    from training.tumour_data import LGG_ROOT, list_lgg, read_mask
+    from training.evaluate_volumes import lgg_volume
+    from training.tumour_data import LGG_ROOT, list_lgg
 
     weights = REPO / "weights"
     if not (LGG_ROOT / "slices.csv").exists() or not (weights / "tumour_net.keras").exists():
@@ -219,19 +220,9 @@ def test_lgg_patient_stacked_into_a_volume_matches_its_slices_and_masks() -> Non
     started = time.perf_counter()
     slices = list_lgg()
     patient = sorted({s.group for s in slices if s.has_tumour})[0]
-    chosen = sorted((s for s in slices if s.group == patient), key=lambda s: int(Path(s.image).stem.rsplit("_", 1)[1]))
-    pixels, blank = [], []
-    for item in chosen:
-        try:
-            pixels.append(read_image(Path(item.image).read_bytes(), item.image).pixels)
-            blank.append(False)
-        except InputError:  # constant volume ends, which the app refuses too
-            pixels.append(np.zeros((256, 256), np.float32))
-            blank.append(True)
-    volume = Volume(patient, np.stack(pixels), np.array(blank), None, None, None, None, RAS_ORNT, "JPEG")
+    volume, truth = lgg_volume(patient, [s for s in slices if s.group == patient])
     real = load_model(TUMOUR_NET, weights)
     result = analyse_study(volume, real)
-    truth = np.stack([read_mask(item.mask, (256, 256)) for item in chosen])
     dice = 2 * float((result.mask & truth).sum()) / max(float(result.mask.sum() + truth.sum()), 1.0)
     assert dice > 0.5, dice
     assert result.tumour_present and result.type == "glioma"
@@ -241,3 +232,21 @@ def test_lgg_patient_stacked_into_a_volume_matches_its_slices_and_masks() -> Non
         assert result.readings[index].tumour_probability == pytest.approx(single.tumour_probability, abs=1e-4)
         assert (result.readings[index].mask != single.mask).mean() < 1e-3
     assert time.perf_counter() - started < 30
+
+
+def test_lgg_slices_stack_in_slice_number_order_with_constant_ends_blank(tmp_path: Path) -> None:
+    from helpers import brain_slice, write_image
+
+    from training.evaluate_volumes import lgg_volume
+    from training.tumour_data import LabelledSlice
+
+    items = []
+    for number, pixels in ((10, brain_slice(256, 256, seed=1)), (2, brain_slice(256, 256, seed=2)),
+                           (1, np.zeros((256, 256), np.float32))):
+        image = write_image(tmp_path / f"P_{number}.png", pixels, "PNG")
+        mask = write_image(tmp_path / f"P_{number}_mask.png", (pixels > 0.9).astype(np.float32), "PNG")
+        items.append(LabelledSlice(str(image), 0, str(mask), True, "lgg", "P"))
+    volume, truth = lgg_volume("P", items)
+    assert volume.blank.tolist() == [True, False, False]
+    np.testing.assert_array_equal(truth[1], brain_slice(256, 256, seed=2) > 0.9)
+    assert volume.voxel_volume_ml is None

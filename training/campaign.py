@@ -3,7 +3,8 @@
     python -m training.campaign [--hours 2.5] [--dry-run]
 
 Steps: the network's first stage (192 px, plain pooling), its second stage (224 px, mask-pooled type head, seeded by
-the first), its evaluation and card, the out-of-distribution guard fitted on it, the inference benchmark.
+the first), its evaluation and card, the out-of-distribution guard fitted on it, the external and whole-study tests,
+the inference benchmark.
 
 Each step runs as its own process with its own log (``runs/campaign/<step>.log``, appended across sessions). A step
 whose output is up to date is skipped, and the training step resumes its run folder from the last finished epoch, so
@@ -66,6 +67,10 @@ STEPS = (
     Step("evaluate_tumour_net", "training.evaluate_tumour_net",
          lambda: _newer(WEIGHTS_DIR / "tumour_net.json", WEIGHTS_DIR / "tumour_net.keras")),
     Step("fit_ood", "training.fit_ood", _guard_fitted),
+    Step("evaluate_external", "training.evaluate_external",
+         lambda: _newer(WEIGHTS_DIR / "tumour_net_external.json", WEIGHTS_DIR / "ood.json")),
+    Step("evaluate_volumes", "training.evaluate_volumes",
+         lambda: _newer(WEIGHTS_DIR / "tumour_net_volumes.json", WEIGHTS_DIR / "tumour_net.keras")),
     Step("bench", "training.bench", lambda: _newer(WEIGHTS_DIR / "benchmarks.json", WEIGHTS_DIR / "tumour_net.json")),
 )
 
