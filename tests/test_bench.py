@@ -16,6 +16,7 @@ def test_benchmark_times_each_model_the_full_slice_and_every_heatmap(tiny_weight
     assert set(result["gradcam_latency"]) == set(METHODS)
     assert 0 < result["peak_rss_mb"] <= result["peak_rss_all_methods_mb"]
     assert result["study_volume"]["slices"] == 155 and result["study_volume"]["total_s"] > 0
+    assert result["study_slider_move"]["median_ms"] > 0
 
 
 def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
@@ -23,6 +24,7 @@ def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
     assert not result["models"]["tumour_net"]["available"]
     assert "train_tumour_net" in result["models"]["tumour_net"]["reason"]
     assert result["analyze_latency"] is None and result["gradcam_latency"] is None and result["study_volume"] is None
+    assert result["study_slider_move"] is None
 
 
 def test_training_benchmark_measures_pipeline_synthetic_and_their_ratio():

@@ -26,7 +26,8 @@ from core.ood import load_available_detector
 from core.overlay import overlay_heatmap, overlay_mask
 from core.preprocess import preprocess_slice
 from core.registry import MODELS, ModelMissingError, load_model
-from core.study.analyse import benchmark_volume
+from core.study.analyse import benchmark_volume, synthetic_nifti
+from core.study.view import benchmark_study_view, open_study
 from training.common import run_metadata
 
 
@@ -109,6 +110,8 @@ def run_benchmark(weights_dir: Path, repeats: int) -> dict:
         "default_heatmap_method": default_method(models.get(TUMOUR_NET)) if models else None,
         "slice_to_all_results_latency": slice_total,
         "study_volume": benchmark_volume(weights_dir) if TUMOUR_NET in models else None,
+        "study_slider_move": benchmark_study_view(open_study([("benchmark.nii", synthetic_nifti())],
+                                                             models[TUMOUR_NET])) if TUMOUR_NET in models else None,
         "peak_rss_mb": round(serving_rss, 1),
         "peak_rss_all_methods_mb": round(peak_rss_mb(), 1),
         "run": run_metadata(["training.bench", f"--repeats={repeats}"], 0.0),
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     if result["study_volume"]:
         study = result["study_volume"]
         print(f"study of {study['slices']} slices {study['shape'][1]} x {study['shape'][2]}: {study['total_s']} s "
-              f"({study['slices_per_s']} slices/s)")
+              f"({study['slices_per_s']} slices/s); a slider move {result['study_slider_move']['median_ms']} ms")
 
 
 if __name__ == "__main__":

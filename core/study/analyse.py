@@ -140,6 +140,14 @@ def synthetic_volume(shape: tuple[int, int, int] = BENCHMARK_SHAPE, seed: int = 
     return np.where(lesion, 0.9, np.where(head, texture, 0.0)).astype(np.float32)
 
 
+def synthetic_nifti(shape: tuple[int, int, int] = BENCHMARK_SHAPE) -> bytes:
+    """:func:`synthetic_volume` as the bytes of a NIfTI file at 1 mm, as an upload would arrive."""
+    import nibabel as nib  # only the benchmarks build a NIfTI file
+
+    stored = np.ascontiguousarray(synthetic_volume(shape).transpose(2, 1, 0)[::-1, ::-1])  # display -> RAS voxels
+    return nib.Nifti1Image(stored, np.eye(4)).to_bytes()
+
+
 def benchmark_volume(folder: Path | None = None, shape: tuple[int, int, int] = BENCHMARK_SHAPE,
                      batch_size: int = BATCH_SIZE) -> dict:
     """Time reading and analysing a generated NIfTI volume of ``shape`` (S x H x W), warm: the network is loaded
@@ -149,11 +157,8 @@ def benchmark_volume(folder: Path | None = None, shape: tuple[int, int, int] = B
         ``slices``, ``shape``, ``read_s`` (NIfTI bytes -> volume), ``analyse_s`` (every slice through the network,
         mask and study numbers), ``total_s``, ``slices_per_s``, ``target_s`` and ``target_met``.
     """
-    import nibabel as nib  # only the benchmark builds a NIfTI file
-
     model = load_model(TUMOUR_NET, folder)
-    stored = np.ascontiguousarray(synthetic_volume(shape).transpose(2, 1, 0)[::-1, ::-1])  # display -> RAS voxels
-    data = nib.Nifti1Image(stored, np.eye(4)).to_bytes()
+    data = synthetic_nifti(shape)
     warm = read_nifti_volume(data, "benchmark.nii")
     for count in (batch_size, batch_size // 2 + 1):  # full and partial batches, so neither retraces later
         model.predict_outputs(np.stack([preprocess_slice(p, model.spec) for p in warm.pixels[:count]]))
