@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from core.batch import analyze_file, expand_paths, result_record, write_png
+from core.batch import analyze_file, expand_paths, result_record, write_png, write_records
 from core.cards import MODELS, TUMOUR_NET, weights_dir
 from core.gradcam import gradcam_heatmap
 from core.ood import load_available_detector
@@ -47,11 +46,7 @@ def predict(paths: list[Path], out: Path | None, masks_dir: Path | None, folder:
                 if result.analysis is not None and TUMOUR_NET in models else None
             record["heatmap_file"] = None if heatmap is None else str(write_png(heatmap, relative, heatmaps_dir))
         records.append(record)
-    text = json.dumps(records, indent=1)
-    if out is None:
-        print(text)
-    else:
-        out.write_text(text + "\n", encoding="utf-8")
+    write_records(records, out)
     return records
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +81,12 @@ def write_png(values: np.ndarray, relative: Path, folder: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.round(np.clip(values, 0.0, 1.0) * 255).astype(np.uint8), mode="L").save(target)
     return target
+
+
+def write_records(records: list[dict], out: Path | None) -> None:
+    """The JSON list a CLI command answers with: to ``out``, or to stdout without one."""
+    text = json.dumps(records, indent=1)
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")

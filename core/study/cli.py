@@ -11,14 +11,13 @@ analysed study.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import nibabel as nib
 from tqdm import tqdm
 
-from core.batch import expand_paths
+from core.batch import expand_paths, write_records
 from core.cards import TUMOUR_NET, read_cards, weights_dir
 from core.errors import InputError
 from core.registry import LoadedModel, ModelMissingError, load_model
@@ -81,11 +80,7 @@ def run_volume(paths: list[Path], out: Path | None, mask_out: Path | None = None
             records[-1]["mask_file"] = write_mask(volume, result, target)
         if report is not None:
             studies.append(make_report_study(volume, result, float(model.card["presence"]["threshold"])))
-    text = json.dumps(records, indent=1)
-    if out is None:
-        print(text)
-    else:
-        out.write_text(text + "\n", encoding="utf-8")
+    write_records(records, out)
     if report is not None:
         write_report(report, studies, patient, folder)
     return records
