@@ -8,7 +8,7 @@ import numpy as np
 
 from core.cards import MODELS, TUMOUR_NET
 from core.io import ScanSlice
-from core.ood import OodDetector, is_out_of_distribution, ood_scores
+from core.ood import OodDetector, is_out_of_distribution, ood_verdicts
 from core.preprocess import find_head_mask, preprocess_slice
 from core.registry import LoadedModel
 from core.tumour import read_outputs
@@ -21,7 +21,8 @@ class Analysis:
 
     Areas: ``mask_area_px`` counts mask pixels at the input's own size; ``mask_area_fraction`` is of the whole
     image and ``brain_area_fraction`` of the head region; ``mask_area_mm2`` needs the file's pixel spacing.
-    ``ood`` is True when the slice does not look like a brain MRI (None without the check, see :mod:`core.ood`);
+    ``ood`` is True when the slice does not look like a brain MRI (None without the check, see :mod:`core.ood`),
+    ``ood_looks_like`` then the guard's family for what it looks like instead (None when it cannot tell);
     ``type_spread`` holds the test-time-augmentation mean and spread when asked for; ``attention`` the type head's
     pooling weights (h x w, for the "Attention" heatmap) when the network has them.
     """
@@ -40,6 +41,7 @@ class Analysis:
     missing_models: list[str] = field(default_factory=list)
     ood: bool | None = None
     ood_score: float | None = None
+    ood_looks_like: str | None = None
     type_spread: TypeSpread | None = None
     attention: np.ndarray | None = None
 
@@ -84,8 +86,9 @@ def analyze(scan: ScanSlice, models: dict[str, LoadedModel], detector: OodDetect
     if scan.pixel_spacing_mm is not None:
         result.mask_area_mm2 = result.mask_area_px * scan.pixel_spacing_mm[0] * scan.pixel_spacing_mm[1]
     if detector is not None:
-        result.ood_score = float(ood_scores(image[None], model, detector, outputs.get("embedding"))[0])
-        result.ood = is_out_of_distribution(result.ood_score, detector)
+        scores, looks_like = ood_verdicts(image[None], model, detector, outputs.get("embedding"))
+        result.ood_score, result.ood = float(scores[0]), is_out_of_distribution(float(scores[0]), detector)
+        result.ood_looks_like = looks_like[0] if result.ood else None
     if tta:
         result.type_spread = predict_type_tta(scan, model)
     result.disagreements = describe_disagreements(result)

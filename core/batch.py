@@ -35,7 +35,8 @@ def result_record(result: FileResult) -> dict:
     if analysis is None:
         return {"file": str(path), "error": result.error, "type": None, "probabilities": None,
                 "tumour_probability": None, "tumour_present": None, "mask_area_px": None,
-                "mask_area_fraction": None, "disagreements": None, "ood": None, "ood_score": None}
+                "mask_area_fraction": None, "disagreements": None, "ood": None, "ood_score": None,
+                "ood_looks_like": None}
     return {
         "file": str(path),
         "error": None,
@@ -48,6 +49,7 @@ def result_record(result: FileResult) -> dict:
         "disagreements": analysis.disagreements,
         "ood": analysis.ood,
         "ood_score": analysis.ood_score,
+        "ood_looks_like": analysis.ood_looks_like,
     }
 
 

@@ -11,8 +11,13 @@ scores an input by two distances from the training brains and flags it when the 
   optimal linear autoencoder, Baldi and Hornik, 1989) rebuilds the input. It catches inputs with unbrain-like
   pixels (noise, text, line art) that a classifier may still squeeze into a class cluster.
 
-Each distance is divided by its 98th percentile on validation brain slices, so both count in the same units, and
-the score is the larger of the two. Inputs scoring above :attr:`OodDetector.threshold` are flagged. The statistics
+Each distance is divided by its 98th percentile on validation brain slices, so both count in the same units. On their
+own, the score is the larger of the two. Distances alone learn only what brains look like, and another body part's
+MRI or a CT is close enough to pass, so the shipped guard adds an **outlier-exposure head** (Hendrycks et al., "Deep
+Anomaly Detection with Outlier Exposure", ICLR 2019, https://arxiv.org/abs/1812.04606): a multinomial logistic
+regression over the embedding and both log-distances, trained to tell brain MRI from real non-brain images by family
+(:class:`OutlierHead`). Its score is the log-odds of "not a brain MRI", and the family it finds most likely names what
+the image looks like in the warning. Inputs scoring above :attr:`OodDetector.threshold` are flagged. The statistics
 live in ``weights/ood.npz`` beside the card ``weights/ood.json``, both written by ``python -m training.fit_ood``;
 the card also records the SHA-256 of the network they were fitted on, because a retrained network has other
 features and makes the statistics meaningless.
@@ -20,7 +25,7 @@ features and makes the statistics meaningless.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +49,58 @@ TERM_PERCENTILE = 98.0
 BATCH = 64
 
 
+FAMILY_PHRASES = {
+    "mri_other_body": "an MRI of another body part",
+    "ct": "a CT scan",
+    "xray": "an X-ray or mammogram",
+    "ultrasound": "an ultrasound image",
+    "photo_or_microscopy": "a photograph, fundus or microscope image",
+    "document": "a document or a drawing",
+}
+"""The non-brain families the head tells apart, with what the warning says the image looks like."""
+FAMILY_SHARE = 0.6
+"""The warning names a family when it holds at least this share of the head's non-brain probability."""
+
+
+@dataclass(frozen=True)
+class OutlierHead:
+    """Multinomial logistic regression over standardised guard features; class 0 is brain MRI.
+
+    Attributes:
+        families: class names in column order (``families[0]`` is brain MRI), with a phrase each in the card.
+        feature_mean, feature_scale: the standardiser fitted on the training features.
+        coef, intercept: K x F weights and K biases.
+    """
+
+    families: tuple[str, ...]
+    feature_mean: np.ndarray
+    feature_scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = ((features - self.feature_mean) / self.feature_scale) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """N log-odds of "not a brain MRI" (clipped to +-20 so the numbers stay printable)."""
+        brain = np.clip(self.probabilities(features)[:, 0], 2e-9, 1 - 2e-9)
+        return np.log1p(-brain) - np.log(brain)
+
+    def looks_like(self, features: np.ndarray) -> list[str | None]:
+        """Per row, the non-brain family holding at least :data:`FAMILY_SHARE` of the non-brain probability."""
+        others = self.probabilities(features)[:, 1:]
+        shares = others / np.maximum(others.sum(axis=1, keepdims=True), 1e-12)
+        return [self.families[1 + int(row.argmax())] if row.max() >= FAMILY_SHARE else None for row in shares]
+
+
+def head_features(terms: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """What the head reads: the embedding and the log of both distances."""
+    return np.concatenate([embeddings, np.log(np.maximum(terms, 1e-12))], axis=1)
+
+
 @dataclass(frozen=True)
 class OodDetector:
     """Fitted statistics of brain slices (learnt attributes end in ``_``, as in scikit-learn).
@@ -56,6 +113,7 @@ class OodDetector:
         scales_: one divisor per entry of :data:`TERMS` (its 98th percentile on validation brain slices).
         threshold_: scores above it are flagged.
         card: the JSON card (method, threshold rule, counts, results).
+        head_: the outlier-exposure head; None scores by the distances alone.
     """
 
     means_: np.ndarray
@@ -65,6 +123,7 @@ class OodDetector:
     scales_: np.ndarray
     threshold_: float
     card: dict
+    head_: OutlierHead | None = None
 
 
 def embed(batch: np.ndarray, classifier: LoadedModel) -> np.ndarray:
@@ -119,10 +178,22 @@ def combine_terms(terms: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return (terms / scales).max(axis=1)
 
 
+def ood_verdicts(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector,
+                 embeddings: np.ndarray | None = None) -> tuple[np.ndarray, list[str | None]]:
+    """N scores (higher: less like a brain MRI slice) and, per input, the family it looks like (None when the head
+    cannot tell or there is no head); ``embeddings`` from a forward pass already made save computing them again."""
+    features = embed(batch, classifier) if embeddings is None else np.asarray(embeddings, dtype=np.float64)
+    terms = score_terms(batch, classifier, detector, features)
+    if detector.head_ is None:
+        return combine_terms(terms, detector.scales_), [None] * len(batch)
+    inputs = head_features(terms, features)
+    return detector.head_.log_odds(inputs), detector.head_.looks_like(inputs)
+
+
 def ood_scores(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector,
                embeddings: np.ndarray | None = None) -> np.ndarray:
     """N out-of-distribution scores of N preprocessed inputs; higher means less like a brain MRI slice."""
-    return combine_terms(score_terms(batch, classifier, detector, embeddings), detector.scales_)
+    return ood_verdicts(batch, classifier, detector, embeddings)[0]
 
 
 def ood_score(scan_pixels: np.ndarray, classifier: LoadedModel, detector: OodDetector) -> float:
@@ -135,9 +206,12 @@ def is_out_of_distribution(score: float, detector: OodDetector) -> bool:
     return bool(score > detector.threshold_)
 
 
-def describe_flag(score: float, threshold: float) -> str:
-    """The one-sentence warning for a flagged input, for the page, the report and the CLI alike."""
-    return (f"This image does not look like the brain MRI slices the models learnt from (out-of-distribution score "
+def describe_flag(score: float, threshold: float, looks_like: str | None = None) -> str:
+    """The one-sentence warning for a flagged input, for the page, the report and the CLI alike; ``looks_like`` is
+    a family key of the head (its phrase comes from :data:`FAMILY_PHRASES`)."""
+    seen = f"looks like {FAMILY_PHRASES[looks_like]} rather than" if looks_like in FAMILY_PHRASES else \
+        "does not look like"
+    return (f"This image {seen} the brain MRI slices the models learnt from (out-of-distribution score "
             f"{score:.2f}; brain slices score up to {threshold:.2f}), so its predictions may be meaningless. "
             "Please check that it is a 2D brain MRI slice.")
 
@@ -175,13 +249,56 @@ def fit_detector(train_batch: np.ndarray, clusters: Sequence[int], val_batch: np
     return OodDetector(means, precision, pca.mean_, pca.components_, scales, threshold, {**(card or {}), **fitted})
 
 
+def guard_features(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector) -> np.ndarray:
+    """N x F inputs of the head (:func:`head_features`) for N preprocessed inputs."""
+    embeddings = embed(batch, classifier)
+    return head_features(score_terms(batch, classifier, detector, embeddings), embeddings)
+
+
+def fit_head(features: Sequence[np.ndarray], classes: Sequence[Sequence[str]], weights: Sequence[float],
+             regularisation: float = 1.0) -> OutlierHead:
+    """An outlier-exposure head learnt from groups of :func:`guard_features` rows.
+
+    Args:
+        features: groups of rows (e.g. Kaggle and LGG brains, other brain sources, real non-brain images, generated
+            ones).
+        classes: per group, each row's class: ``"brain_mri"`` or a key of :data:`FAMILY_PHRASES`.
+        weights: per group, its share of the total sample weight, so a few hundred outliers count as much as the
+            thousands of brains.
+        regularisation: the inverse L2 strength ``C`` of the logistic regression.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    families = ("brain_mri", *FAMILY_PHRASES)
+    x = np.concatenate(features)
+    y = np.concatenate([[families.index(name) for name in names] for names in classes])
+    sample_weight = np.concatenate([np.full(len(group), share / len(group))
+                                    for group, share in zip(features, weights, strict=True)]) * len(y)
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=regularisation, max_iter=5000).fit(scaler.transform(x), y,
+                                                                    sample_weight=sample_weight)
+    return OutlierHead(tuple(families[i] for i in model.classes_), scaler.mean_, scaler.scale_, model.coef_,
+                       model.intercept_)
+
+
+def source_threshold(scores: Mapping[str, np.ndarray], percentile: float = TERM_PERCENTILE) -> tuple[float, dict]:
+    """The highest per-source ``percentile``-th percentile of brain validation scores, so that no source has more
+    than ``100 - percentile`` % of its slices flagged; also each source's own percentile."""
+    by_source = {name: float(np.percentile(values, percentile, method="higher")) for name, values in scores.items()}
+    return max(by_source.values()), by_source
+
+
 def save_detector(detector: OodDetector, folder: Path) -> Path:
     """Write ``folder/ood.npz`` (arrays) and ``folder/ood.json`` (card, with the network's SHA-256); returns
     the card's path. The arrays are written first, so a card on disk always has its arrays."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    head = detector.head_
     np.savez(folder / f"{NAME}.npz", means=detector.means_, precision=detector.precision_,
-             pca_mean=detector.pca_mean_, pca_components=detector.pca_components_, scales=detector.scales_)
+             pca_mean=detector.pca_mean_, pca_components=detector.pca_components_, scales=detector.scales_,
+             **({} if head is None else {"head_mean": head.feature_mean, "head_scale": head.feature_scale,
+                                         "head_coef": head.coef, "head_intercept": head.intercept}))
     card = {**detector.card, "threshold": detector.threshold_,
             "model_sha256": file_sha256(folder / f"{TUMOUR_NET}.keras")}
     return write_evaluation(card, folder / f"{NAME}.json")
@@ -204,8 +321,12 @@ def load_detector(folder: Path | None = None) -> OodDetector:
         raise ModelMissingError("The out-of-distribution check was fitted on another network; "
                                 f"refit it with `{FIT_COMMAND}`.")
     with np.load(arrays_path) as arrays:
+        head = None
+        if "head_coef" in arrays:
+            head = OutlierHead(tuple(card["head"]["families"]), arrays["head_mean"], arrays["head_scale"],
+                               arrays["head_coef"], arrays["head_intercept"])
         return OodDetector(arrays["means"], arrays["precision"], arrays["pca_mean"], arrays["pca_components"],
-                           arrays["scales"], float(card["threshold"]), card)
+                           arrays["scales"], float(card["threshold"]), card, head)
 
 
 def load_available_detector(folder: Path | None = None) -> OodDetector | None:

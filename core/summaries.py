@@ -31,6 +31,8 @@ SPLIT_LABELS = {
     "kaggle": "Kaggle", "validation_kaggle": "Validation: Kaggle", "validation_lgg": "Validation: LGG",
     "kaggle_notumor": "Kaggle no-tumour slices", "kaggle_notumor_test": "Kaggle no-tumour test slices",
     "lgg_empty": "LGG slices without tumour", "validation": "Validation",
+    "kaggle_validation": "Kaggle validation", "lgg_validation_patients": "LGG validation patients",
+    "kaggle_test_official": "Kaggle official test", "kaggle_test_deduplicated": "Kaggle deduplicated test",
 }
 GROUP_LABELS = {"gl": "glioma", "me": "meningioma", "pi": "pituitary", "ax": "axial", "co": "coronal", "sa": "sagittal"}
 """BRISC file-name codes for tumour class and imaging plane."""
@@ -330,9 +332,9 @@ def training_sentence(card: Mapping | None) -> str:
     if not training:
         return f"The training summary is {NOT_AVAILABLE} in the model card."
     hours = (training.get("wall_time_s") or 0) / 3600
-    earlier = "".join(f" after a first stage of {stage.get('epochs_run')} epochs at {stage.get('image_size')} px "
-                      f"({(stage.get('wall_time_s') or 0) / 3600:.1f} h) that seeded it"
-                      for stage in training.get("earlier_stages") or [])
+    stages = [f"{stage.get('epochs_run')} epochs at {stage.get('image_size')} px "
+              f"({(stage.get('wall_time_s') or 0) / 3600:.1f} h)" for stage in training.get("earlier_stages") or []]
+    earlier = f", seeded by earlier stages of {' and then '.join(stages)}" if stages else ""
     return (f"Trained for {training.get('epochs_run')} epochs at {dig(card, 'input', 'size')} px in "
             f"{training.get('parts')} part(s), {hours:.1f} h of wall time ({training.get('epochs_per_hour')} epochs "
             f"per hour; best epoch {dig(card, 'best_epoch')}){earlier}.")
@@ -389,3 +391,40 @@ def external_table(card: Mapping | None) -> pd.DataFrame:
             for source, sequence, summary in groups]
     frame = pd.DataFrame(rows, columns=["Source", "Sequence", *EXTERNAL_MEASURES])
     return frame.astype({label: "Int64" if path[-1] == "count" else float for label, path in EXTERNAL_MEASURES.items()})
+
+
+GUARD_CARD = "ood"
+"""The out-of-distribution guard's card (``python -m training.fit_ood``)."""
+
+
+def guard_candidates_table(card: Mapping | None) -> pd.DataFrame:
+    """The guard's candidates side by side (percent): development non-brain images flagged with their source left
+    out, held-out non-brain images flagged, and the worst false-flag rate over the held-out brain sets."""
+    rows = {}
+    for name, entry in (dig(card, "candidates") or {}).items():
+        false_flags = [dig(summary, "flag_rate") for key, summary in
+                       (dig(entry, "results", "brain_false_flags") or {}).items()
+                       if key not in (dig(card, "threshold_by_source") or {})]
+        rows[name] = {"Development non-brain flagged (source left out)": entry.get("development_flag_rate"),
+                      "Held-out non-brain flagged": dig(entry, "results", "non_brain", "flag_rate"),
+                      "Worst brain test set falsely flagged": max(false_flags, default=None)}
+    return 100 * _table(rows, ["Development non-brain flagged (source left out)", "Held-out non-brain flagged",
+                               "Worst brain test set falsely flagged"])
+
+
+def guard_non_brain_table(card: Mapping | None) -> pd.DataFrame:
+    """The shipped guard on held-out non-brain sources: images and percent flagged per kind."""
+    kinds = dig(card, "results", "non_brain", "by_kind") or {}
+    return _table({kind.replace("_", " "): {"Images": dig(summary, "count"), "Flagged (%)": 100 * summary["flag_rate"]}
+                   for kind, summary in kinds.items()}, ["Images", "Flagged (%)"])
+
+
+def guard_brain_table(card: Mapping | None) -> pd.DataFrame:
+    """The shipped guard on brain MRI: slices, percent falsely flagged and ROC AUC against held-out non-brain images,
+    per set (validation sets that set the threshold, then test sets)."""
+    results = dig(card, "results") or {}
+    aucs = results.get("roc_auc_against_non_brain") or {}
+    return _table({split_label(name): {"Slices": dig(summary, "count"),
+                                       "Falsely flagged (%)": 100 * summary["flag_rate"], "ROC AUC": aucs.get(name)}
+                   for name, summary in (results.get("brain_false_flags") or {}).items()},
+                  ["Slices", "Falsely flagged (%)", "ROC AUC"])

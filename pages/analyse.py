@@ -138,7 +138,8 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
         return
     analysis = result.analysis
     if analysis.ood:
-        st.warning(describe_flag(analysis.ood_score, detector.threshold_), icon=":material/help:")
+        st.warning(describe_flag(analysis.ood_score, detector.threshold_, analysis.ood_looks_like),
+                   icon=":material/help:")
         if not st.toggle("Show predictions anyway", key=f"show_ood_{result.digest[:16]}"):
             st.image(to_rgb(result.scan.pixels), caption=f"Original ({result.scan.source_format})")
             return

@@ -171,9 +171,20 @@ with st.expander("On brain MRI from collections it never saw (external test)"):
     if external and summaries.dig(external, "model", "sha256") != network_sha256():
         st.warning("These numbers were measured on another network; re-run `python -m training.evaluate_external`.")
     table(summaries.external_table(external), "The external test")
+guard = cards.get(summaries.GUARD_CARD)
+with st.expander("Is it a brain MRI? The input guard on images from sources it never saw"):
+    st.caption(f"Shipped: {summaries.dig(guard, 'candidate') or summaries.NOT_AVAILABLE}, chosen because "
+               f"{summaries.dig(guard, 'method', 'selection') or summaries.NOT_AVAILABLE}. Threshold "
+               f"{summaries.format_value(summaries.dig(guard, 'threshold'))}: "
+               f"{summaries.dig(guard, 'method', 'threshold_rule') or summaries.NOT_AVAILABLE}.")
+    if guard and summaries.dig(guard, "model_sha256") != network_sha256():
+        st.warning("The guard was fitted on another network; re-run `python -m training.fit_ood`.")
+    table(summaries.guard_candidates_table(guard), "The candidate comparison")
+    table(summaries.guard_non_brain_table(guard), "The held-out non-brain results")
+    table(summaries.guard_brain_table(guard), "The brain MRI results")
 if summaries.dig(network, "training", "earlier_stages"):
-    with st.expander("Compared with its earlier training stage"):
-        st.caption("The same network after the stage it was seeded from, as that stage's own card measured it.")
+    with st.expander("Compared with its earlier training stages"):
+        st.caption("The same network after each stage it descends from, as that stage's own card measured it.")
         table(summaries.earlier_stages_table(network), "The stage comparison")
 type_tab, presence_tab, segmentation_tab, heatmap_tab = st.tabs(
     ["Tumour type", "Tumour presence", "Segmentation", "Heatmaps"])

@@ -168,10 +168,27 @@ def tumour_net_card(data_root: Path) -> dict:
     }
 
 
+def guard_card() -> dict:
+    """The input guard's card: two candidates, the shipped one's results by brain set and held-out kind."""
+    def flags(count: int, rate: float) -> dict:
+        return {"count": count, "flagged": round(count * rate), "flag_rate": rate}
+
+    results = {"brain_false_flags": {"kaggle_validation": flags(500, 0.02), "ixi_nichart/t1": flags(20, 0.05)},
+               "roc_auc_against_non_brain": {"kaggle_validation": 0.99, "ixi_nichart/t1": 0.97},
+               "non_brain": {**flags(40, 0.9), "by_kind": {"mri_knee": flags(22, 0.91), "ct_abdomen": flags(18, 1.0)}}}
+    return {"name": "ood", "candidate": "head, C = 1", "threshold": 0.25,
+            "threshold_by_source": {"kaggle_validation": 0.25},
+            "method": {"selection": "it flags most", "threshold_rule": "the highest 98th percentile"},
+            "candidates": {"distances alone": {"development_flag_rate": 0.5, "results": results},
+                           "head, C = 1": {"development_flag_rate": 0.8, "results": results}},
+            "results": results}
+
+
 def write_fake_cards(weights_dir: Path, data_root: Path) -> dict[str, dict]:
-    """Write the network's card and its study (plus an empty ``.keras`` stand-in so the network counts as installed)
-    and two test images under ``data_root``; set ``BRAIN_MRI_DATA_DIR`` to ``data_root.parent`` to find them."""
-    cards = {"tumour_net": tumour_net_card(data_root), "tumour_net_study": study_card()}
+    """Write the network's card, its study and the guard's card (plus an empty ``.keras`` stand-in so the network
+    counts as installed) and two test images under ``data_root``; set ``BRAIN_MRI_DATA_DIR`` to ``data_root.parent``
+    to find them."""
+    cards = {"tumour_net": tumour_net_card(data_root), "tumour_net_study": study_card(), "ood": guard_card()}
     for name, card in cards.items():
         write_evaluation(card, weights_dir / f"{name}.json")
     (weights_dir / "tumour_net.keras").write_bytes(b"")

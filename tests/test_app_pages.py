@@ -99,6 +99,20 @@ def test_performance_page_shows_every_model_section(open_page, full_weights):
     assert len(at.get("image")) == 2  # the third official mistake is not on disk
 
 
+def test_performance_page_compares_the_guard_candidates_and_lists_held_out_kinds(open_page, full_weights):
+    at = open_page("pages/performance.py", full_weights)
+    text = visible_text(at)
+    assert "Shipped: head, C = 1, chosen because it flags most. Threshold 0.250" in text
+    frames = [frame.value for frame in at.dataframe]
+    candidates = next(f for f in frames if "Held-out non-brain flagged" in f.columns)
+    assert candidates.loc["distances alone", "Development non-brain flagged (source left out)"] == 50.0
+    assert candidates.loc["head, C = 1", "Worst brain test set falsely flagged"] == 5.0
+    kinds = next(f for f in frames if "Flagged (%)" in f.columns)
+    assert kinds.loc["mri knee", "Flagged (%)"] == 91.0
+    brains = next(f for f in frames if "Falsely flagged (%)" in f.columns)
+    assert brains.loc["Kaggle validation", "ROC AUC"] == 0.99
+
+
 def test_performance_widgets_switch_normalisation_and_split(open_page, full_weights):
     at = open_page("pages/performance.py", full_weights)
     at.toggle(key="confusion_normalise").set_value(True)

@@ -55,6 +55,17 @@ def test_copy_weights_seeds_a_larger_mask_pooled_network_from_a_pooled_one():
     assert source.get_layer("logits").kernel.shape != target.get_layer("logits").kernel.shape
 
 
+def test_copy_weights_keeps_the_type_head_between_networks_that_pool_alike():
+    source = small(32, "mask")
+    keras.utils.set_random_seed(1)
+    target = build_tumour_net(48, base=8, depth=2, pooling="mask")
+    assert not np.array_equal(source.get_layer("logits").kernel, target.get_layer("logits").kernel)
+    copy_weights(source, target)
+    pairs = zip(source.get_layer("logits").get_weights(), target.get_layer("logits").get_weights(), strict=True)
+    for old, new in pairs:
+        np.testing.assert_array_equal(old, new)
+
+
 def test_copy_weights_refuses_a_different_architecture():
     keras.utils.set_random_seed(0)
     with pytest.raises(ValueError):

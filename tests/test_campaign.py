@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 import training.campaign as campaign
@@ -53,3 +55,19 @@ def test_a_second_training_refuses_to_start_while_one_holds_the_lock(tmp_path):
             pass
     with exclusive_training(tmp_path):  # released once the first one ended
         assert (tmp_path / ".training.lock").read_text().isdigit()
+
+
+def test_each_training_stage_starts_from_the_network_the_stage_before_wrote():
+    from training.train_tumour_net import EARLIER_STAGES, TumourNetConfig
+
+    names = [step.name for step in campaign.STEPS]
+    assert names[:4] == ["train_tumour_net_192", "train_tumour_net_224", "train_tumour_net", "evaluate_tumour_net"]
+
+    def flag(flags: tuple[str, ...], name: str) -> str:
+        return next(f.split("=", 1)[1] for f in flags if f.startswith(f"--{name}="))
+
+    stages = list(EARLIER_STAGES.values())
+    assert flag(stages[0], "warm-start") == ""
+    for before, after in pairwise(stages):
+        assert flag(after, "warm-start") == f"{flag(before, 'out')}/tumour_net.keras"
+    assert TumourNetConfig().warm_start == f"{flag(stages[-1], 'out')}/tumour_net.keras"

@@ -11,7 +11,7 @@ from helpers import random_slice_arrays
 
 from training.architectures import build_tumour_net
 from training.evaluate_tumour_net import FLIP_MARGIN, choose_flip, earlier_stages
-from training.train_tumour_net import FIRST_STAGE_FLAGS, predict_logits_and_masks
+from training.train_tumour_net import EARLIER_STAGES, predict_logits_and_masks
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +37,19 @@ def test_flip_averaged_predictions_are_mirror_invariant(network):
     np.testing.assert_allclose(masks, mirrored_masks[:, :, ::-1], atol=1e-4)
 
 
-def test_earlier_stage_is_read_from_its_own_card_with_todays_command(tmp_path):
+def test_earlier_stages_are_read_from_their_own_cards_oldest_first_with_todays_commands(tmp_path):
     card = {"config": {"image_size": 192}, "training": {"epochs_run": 24, "wall_time_s": 5070.0},
             "run": {"command": "python -m training.train_tumour_net --epochs=24"},
             "type": {"test": {"kaggle_official": {"accuracy": 0.9695}}}}
     (tmp_path / "tumour_net_192.json").write_text(json.dumps(card))
-    [stage] = earlier_stages({"warm_start": "runs/tumour_net_192/tumour_net.keras"}, tmp_path)
-    assert stage["image_size"] == 192 and stage["pooling"] == "gap" and stage["epochs_run"] == 24
-    assert stage["results"]["type accuracy, Kaggle official test"] == 0.9695
-    assert stage["command"].endswith(" ".join(FIRST_STAGE_FLAGS))
-    assert stage["recorded_command"] == card["run"]["command"]
+    second = {"config": {"image_size": 224, "pooling": "mask", "warm_start": "runs/tumour_net_192/tumour_net.keras"}}
+    (tmp_path / "tumour_net_224.json").write_text(json.dumps(second))
+    older, newer = earlier_stages({"warm_start": "runs/tumour_net_224/tumour_net.keras"}, tmp_path)
+    assert (newer["name"], newer["image_size"], newer["pooling"]) == ("tumour_net_224", 224, "mask")
+    assert newer["command"].endswith(" ".join(EARLIER_STAGES["tumour_net_224"]))
+    assert older["image_size"] == 192 and older["pooling"] == "gap" and older["epochs_run"] == 24
+    assert older["results"]["type accuracy, Kaggle official test"] == 0.9695
+    assert older["command"].endswith(" ".join(EARLIER_STAGES["tumour_net_192"]))
+    assert older["recorded_command"] == card["run"]["command"]
     assert earlier_stages({"warm_start": ""}, tmp_path) == []
     assert earlier_stages({"warm_start": "runs/elsewhere/tumour_net.keras"}, tmp_path) == []

@@ -123,11 +123,11 @@ def test_heatmap_table_marks_the_default(cards):
     assert summaries.heatmap_table({}).empty
 
 
-def test_training_sentence_states_epochs_parts_rate_and_the_earlier_stage(cards):
+def test_training_sentence_states_epochs_parts_rate_and_the_earlier_stages(cards):
     sentence = summaries.training_sentence(cards["tumour_net"])
     size = cards["tumour_net"]["input"]["size"]
     assert f"4 epochs at {size} px in 2 part(s), 2.0 h" in sentence and "2.0 epochs per hour" in sentence
-    assert "first stage of 24 epochs at 192 px (1.4 h)" in sentence
+    assert "seeded by earlier stages of 24 epochs at 192 px (1.4 h)" in sentence
     assert summaries.NOT_AVAILABLE in summaries.training_sentence({})
 
 

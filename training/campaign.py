@@ -2,9 +2,9 @@
 
     python -m training.campaign [--hours 2.5] [--dry-run]
 
-Steps: the network's first stage (192 px, plain pooling), its second stage (224 px, mask-pooled type head, seeded by
-the first), its evaluation and card, the out-of-distribution guard fitted on it, the external and whole-study tests,
-the inference benchmark.
+Steps: the network's three training stages (192 px with plain pooling; 224 px with the mask-pooled type head, seeded
+by the first; a fine-tune of the second at a lower learning rate), its evaluation and card, the out-of-distribution
+guard fitted on it, the external and whole-study tests, the inference benchmark.
 
 Each step runs as its own process with its own log (``runs/campaign/<step>.log``, appended across sessions). A step
 whose output is up to date is skipped, and the training step resumes its run folder from the last finished epoch, so
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cards import WEIGHTS_DIR, file_sha256
-from training.train_tumour_net import FIRST_STAGE_FLAGS
+from training.train_tumour_net import EARLIER_STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = ROOT / "runs"
@@ -60,9 +60,9 @@ def _guard_fitted(weights: Path = WEIGHTS_DIR) -> bool:
 
 
 STEPS = (
-    Step("train_tumour_net_192", "training.train_tumour_net",
-         lambda: _training_finished(ROOT / "runs" / "tumour_net_192", ROOT / "runs" / "tumour_net_192"),
-         takes_time_budget=True, args=FIRST_STAGE_FLAGS),
+    *(Step(f"train_{stage}", "training.train_tumour_net",
+           lambda stage=stage: _training_finished(RUNS_DIR / stage, RUNS_DIR / stage),
+           takes_time_budget=True, args=flags) for stage, flags in EARLIER_STAGES.items()),
     Step("train_tumour_net", "training.train_tumour_net", _training_finished, takes_time_budget=True),
     Step("evaluate_tumour_net", "training.evaluate_tumour_net",
          lambda: _newer(WEIGHTS_DIR / "tumour_net.json", WEIGHTS_DIR / "tumour_net.keras")),

@@ -173,7 +173,7 @@ def summarise(records: Sequence[dict], class_names: Sequence[str], detector: Ood
         "tumour_free": {"specificity": _share([not r["tumour_present"] for r in free]), **any_mask_share(fractions)},
         "dice": {"count": int(np.isfinite(dice).sum()), **score_summary(dice), "shown_count": len(shown),
                  "mean_where_shown": score_summary(shown)["mean"]},
-        "ood": (flag_summary(np.array([r["ood_score"] for r in records]), detector)
+        "ood": (flag_summary(np.array([r["ood_score"] for r in records]), detector.threshold_)
                 if detector is not None and records else None),
     }
 

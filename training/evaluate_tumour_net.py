@@ -42,7 +42,7 @@ from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice
 from training.tracking import Tracker
 from training.train_tumour_net import (
-    FIRST_STAGE_FLAGS,
+    EARLIER_STAGES,
     MODEL_NAME,
     RUNS_DIR,
     predict_logits_and_masks,
@@ -344,25 +344,28 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
 
 
 def earlier_stages(config: dict, folder: Path) -> list[dict]:
-    """The stage this network was seeded from (``config["warm_start"]``), as its own card measured it, with the
-    command that trains it today (its card keeps the command it was run with under the defaults of its day).
+    """The stages this network descends from (``config["warm_start"]``, that stage's own seed, ...), oldest first,
+    each as its own card measured it, with the command that trains it today (its card keeps the command it was run
+    with under the defaults of its day).
 
-    Stage cards are kept in ``weights/previous`` under the stage's run-folder name (``tumour_net_192.json`` for
-    ``runs/tumour_net_192/...``); a missing card gives an empty list, never a made-up record.
+    Stage cards are kept in ``weights/previous`` under the stage's run-folder name (``tumour_net_224.json`` for
+    ``runs/tumour_net_224/...``); a missing card ends the list, never a made-up record.
     """
-    if not config.get("warm_start"):
-        return []
-    path = folder / f"{Path(config['warm_start']).parent.name}.json"
-    if not path.exists():
-        return []
-    card = json.loads(path.read_text())
-    stage_config = card.get("config") or {}
-    return [{"name": path.stem, "card": f"previous/{path.name}", "image_size": stage_config.get("image_size"),
-             "pooling": stage_config.get("pooling", "gap"), "epochs_run": dig(card, "training", "epochs_run"),
-             "wall_time_s": dig(card, "training", "wall_time_s"),
-             "command": f"python -m training.train_tumour_net {' '.join(FIRST_STAGE_FLAGS)}",
-             "recorded_command": dig(card, "run", "command"),
-             "results": network_measures(card)}]
+    stages = []
+    while config.get("warm_start"):
+        path = folder / f"{Path(config['warm_start']).parent.name}.json"
+        if not path.exists():
+            break
+        card = json.loads(path.read_text())
+        config = card.get("config") or {}
+        stages.append({"name": path.stem, "card": f"previous/{path.name}", "image_size": config.get("image_size"),
+                       "pooling": config.get("pooling", "gap"), "epochs_run": dig(card, "training", "epochs_run"),
+                       "wall_time_s": dig(card, "training", "wall_time_s"),
+                       "command": " ".join(["python -m training.train_tumour_net",
+                                            *EARLIER_STAGES.get(path.stem, ())]),
+                       "recorded_command": dig(card, "run", "command"),
+                       "results": network_measures(card)})
+    return stages[::-1]
 
 
 def headline_results(card: dict) -> dict[str, float]:

@@ -1,12 +1,11 @@
-"""Assemble, in memory, the non-brain images the out-of-distribution guard is evaluated on.
+"""Assemble, in memory, generated non-brain images for the out-of-distribution guard's head to learn from.
 
 Everything comes from sources available offline: the sample images bundled with scikit-image (only those that ship
 inside the package; the ones it would download are skipped), scikit-learn and matplotlib (not its MRI sample), and
 generated images (noise, gradients, patterns, shapes, rendered text pages, charts). Natural images also appear as
 grayscale versions, random crops and rotations, as a clinician's wrong upload might be a screenshot or a crop.
-No real chest X-ray, CT or knee image is among them: none is available offline (the closest is scikit-image's
-Shepp-Logan head phantom, a CT test object). Images are encoded as the PNG or JPEG bytes a user would upload and are
-never written to disk.
+Real non-brain medical images come from ``shared/data/non-brain-dev`` (:mod:`training.guard_sources`). Images are
+encoded as the PNG or JPEG bytes a user would upload and are never written to disk.
 """
 
 from __future__ import annotations

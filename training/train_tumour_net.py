@@ -33,12 +33,19 @@ from training.tumour_data import BRISC_ROOT, LGG_ROOT, EpochBatches, SliceArrays
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = REPO_ROOT / "runs"
 MODEL_NAME = "tumour_net"
-FIRST_STAGE_FLAGS = ("--image-size=192", "--pooling=gap", "--warm-start=", "--learning-rate=0.002", "--epochs=24",
-                     "--patience=6", "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192")
-"""Progressive resizing, stage 1: 24 epochs from scratch at 192 px with a plain global-average type head."""
-WARM_START = "runs/tumour_net_192/tumour_net.keras"
-"""Stage 2 (the defaults) starts from stage 1's network (path relative to the repository) and trains at 224 px. Its
-first epochs at the peak learning rate score below the seed, so it never stops early (patience = epochs)."""
+EARLIER_STAGES = {
+    "tumour_net_192": ("--image-size=192", "--pooling=gap", "--warm-start=", "--learning-rate=0.002", "--epochs=24",
+                       "--patience=6", "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192"),
+    "tumour_net_224": ("--warm-start=runs/tumour_net_192/tumour_net.keras", "--learning-rate=0.001", "--epochs=18",
+                       "--patience=18", "--run-dir=runs/tumour_net_224", "--out=runs/tumour_net_224"),
+}
+"""The stages before the shipped one, by run folder, in order, as flags over the defaults. Stage 1: 24 epochs from
+scratch at 192 px with a plain global-average type head. Stage 2 (progressive resizing): 224 px with the mask-pooled
+type head, every weight but the last dense layer copied from stage 1; its first epochs at the peak learning rate score
+below the seed, so it never stops early (patience = epochs)."""
+WARM_START = "runs/tumour_net_224/tumour_net.keras"
+"""Stage 3 (the defaults, the shipped network) fine-tunes stage 2's network (path relative to the repository), type
+head included, at a third of its learning rate."""
 
 
 @dataclass(frozen=True)
@@ -51,14 +58,14 @@ class TumourNetConfig:
     dropout: float = 0.3
     pooling: str = "mask"
     warm_start: str = WARM_START
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     mask_loss_weight: float = 1.0
     batch_size: int = 32
-    epochs: int = 18
+    epochs: int = 12
     warmup_epochs: int = 1
-    patience: int = 18
+    patience: int = 6
     val_fraction: float = 0.1
     seed: int = 42
     mixed_precision: bool = True
@@ -132,29 +139,34 @@ def build_model(config: TumourNetConfig) -> keras.Model:
     if config.warm_start:
         source = REPO_ROOT / config.warm_start
         if not source.is_file():
-            raise FileNotFoundError(f"{config.warm_start} is missing: train the first stage with "
-                                    f"python -m training.train_tumour_net {' '.join(FIRST_STAGE_FLAGS)!s}")
+            raise FileNotFoundError(f"{config.warm_start} is missing: train the earlier stages first "
+                                    "(python -m training.campaign runs them in order)")
         copy_weights(keras.saving.load_model(source, compile=False), model)
     return model
 
 
-def copy_weights(source: keras.Model, target: keras.Model, skip: tuple[str, ...] = ("logits",)) -> None:
-    """Copy every weighted layer of ``source`` into ``target``, matched in creation order, except the ``skip`` ones.
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy every weighted layer of ``source`` into ``target``, matched in creation order.
 
-    Convolutions are size-independent, so a network trained at one input size seeds another (progressive resizing);
-    the type head's ``logits`` start afresh because its input width depends on the pooling.
+    Convolutions are size-independent, so a network trained at one input size seeds another (progressive resizing).
+    The type head's ``logits`` are copied when both networks pool alike; otherwise they start afresh, as their input
+    width depends on the pooling.
 
     Raises:
-        ValueError: the two networks' weighted layers differ in kind or shape.
+        ValueError: the two networks' weighted layers differ in kind or shape (other than ``logits``).
     """
     def weighted(model: keras.Model) -> list[keras.layers.Layer]:
-        return [layer for layer in model.layers if layer.weights and layer.name not in skip]
+        return [layer for layer in model.layers if layer.weights and layer.name != "logits"]
+
+    def shapes(layer: keras.layers.Layer) -> list[tuple]:
+        return [tuple(w.shape) for w in layer.weights]
 
     pairs = list(zip(weighted(source), weighted(target), strict=True))
     for old, new in pairs:
-        if type(old) is not type(new) or [w.shape for w in old.weights] != [w.shape for w in new.weights]:
+        if type(old) is not type(new) or shapes(old) != shapes(new):
             raise ValueError(f"cannot copy {old.name} into {new.name}: the architectures differ")
-    for old, new in pairs:
+    head = source.get_layer("logits"), target.get_layer("logits")
+    for old, new in pairs + [head] * (shapes(head[0]) == shapes(head[1])):
         new.set_weights(old.get_weights())
 
 
