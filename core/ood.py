@@ -67,7 +67,8 @@ class OutlierHead:
     """Multinomial logistic regression over standardised guard features; class 0 is brain MRI.
 
     Attributes:
-        families: class names in column order (``families[0]`` is brain MRI), with a phrase each in the card.
+        families: class names in column order: ``families[0]`` is brain MRI, the others keys of
+            :data:`FAMILY_PHRASES`.
         feature_mean, feature_scale: the standardiser fitted on the training features.
         coef, intercept: K x F weights and K biases.
     """
@@ -182,12 +183,11 @@ def ood_verdicts(batch: np.ndarray, classifier: LoadedModel, detector: OodDetect
                  embeddings: np.ndarray | None = None) -> tuple[np.ndarray, list[str | None]]:
     """N scores (higher: less like a brain MRI slice) and, per input, the family it looks like (None when the head
     cannot tell or there is no head); ``embeddings`` from a forward pass already made save computing them again."""
-    features = embed(batch, classifier) if embeddings is None else np.asarray(embeddings, dtype=np.float64)
-    terms = score_terms(batch, classifier, detector, features)
     if detector.head_ is None:
+        terms = score_terms(batch, classifier, detector, embeddings)
         return combine_terms(terms, detector.scales_), [None] * len(batch)
-    inputs = head_features(terms, features)
-    return detector.head_.log_odds(inputs), detector.head_.looks_like(inputs)
+    rows = guard_features(batch, classifier, detector, embeddings)
+    return detector.head_.log_odds(rows), detector.head_.looks_like(rows)
 
 
 def ood_scores(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector,
@@ -249,10 +249,12 @@ def fit_detector(train_batch: np.ndarray, clusters: Sequence[int], val_batch: np
     return OodDetector(means, precision, pca.mean_, pca.components_, scales, threshold, {**(card or {}), **fitted})
 
 
-def guard_features(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector) -> np.ndarray:
-    """N x F inputs of the head (:func:`head_features`) for N preprocessed inputs."""
-    embeddings = embed(batch, classifier)
-    return head_features(score_terms(batch, classifier, detector, embeddings), embeddings)
+def guard_features(batch: np.ndarray, classifier: LoadedModel, detector: OodDetector,
+                   embeddings: np.ndarray | None = None) -> np.ndarray:
+    """N x F inputs of the head (:func:`head_features`) for N preprocessed inputs; ``embeddings`` as in
+    :func:`ood_verdicts`."""
+    features = embed(batch, classifier) if embeddings is None else np.asarray(embeddings, dtype=np.float64)
+    return head_features(score_terms(batch, classifier, detector, features), features)
 
 
 def fit_head(features: Sequence[np.ndarray], classes: Sequence[Sequence[str]], weights: Sequence[float],

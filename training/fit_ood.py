@@ -231,10 +231,10 @@ def measure(score: Callable[[np.ndarray], np.ndarray], threshold: float, data: G
                                    for label in sorted(set(labels))}
     if head is not None:
         flagged = outliers > threshold
-        named = np.array(head.looks_like(features.non_brain_test), dtype=object)
+        named = np.array(head.looks_like(features.non_brain_test), dtype=object)[flagged]
         results[NON_BRAIN]["family_named"] = {
-            "flagged": int(flagged.sum()), "named": int((named[flagged] != None).sum()),  # noqa: E711
-            "named_right": int((named[flagged] == test.families[flagged]).sum())}
+            "flagged": int(flagged.sum()), "named": sum(family is not None for family in named),
+            "named_right": int((named == test.families[flagged]).sum())}
     return results
 
 
@@ -301,11 +301,11 @@ def fit_and_evaluate(classifier: LoadedModel, data: GuardData, config: OodConfig
         if chosen is None or development > compared[chosen]["development_flag_rate"]:
             chosen = name
     score, head = candidates[chosen]
-    threshold = compared[chosen]["threshold"]
     reference = {k: score(v) for k, v in features.threshold.items()}
+    threshold, by_source = ood.source_threshold(reference, config.percentile)
     tests = {**{k: score(v) for k, v in features.brain_test.items()}, NON_BRAIN: score(features.non_brain_test)}
     fitted = {**distances.card, "candidate": chosen, "threshold": threshold, "candidates": compared,
-              "threshold_by_source": ood.source_threshold(reference, config.percentile)[1],
+              "threshold_by_source": by_source,
               "results": {**compared[chosen]["results"], "operating_points": operating_points(reference, tests)}}
     if head is not None:
         fitted["head"] = {"families": list(head.families), "features": int(head.feature_mean.shape[0])}

@@ -165,8 +165,10 @@ def copy_weights(source: keras.Model, target: keras.Model) -> None:
     for old, new in pairs:
         if type(old) is not type(new) or shapes(old) != shapes(new):
             raise ValueError(f"cannot copy {old.name} into {new.name}: the architectures differ")
-    head = source.get_layer("logits"), target.get_layer("logits")
-    for old, new in pairs + [head] * (shapes(head[0]) == shapes(head[1])):
+    old_head, new_head = source.get_layer("logits"), target.get_layer("logits")
+    if shapes(old_head) == shapes(new_head):
+        pairs.append((old_head, new_head))
+    for old, new in pairs:
         new.set_weights(old.get_weights())
 
 
