@@ -374,9 +374,15 @@ EXTERNAL_MEASURES = {
 """Columns of :func:`external_table`, by label: the path into one group summary of the external test card."""
 
 
+POOLED_ROWS = {"all": "All sources", "held_out": "Held-out sources (the test)",
+               "validation": "Validation sources (chose the network)"}
+"""Row names of the external card's pooled groups; others read "All sources without ..."."""
+
+
 def external_table(card: Mapping | None) -> pd.DataFrame:
     """The external test card (``tumour_net_external.json``): one row per source and sequence, then the pooled rows
-    (all sources, and without the source whose patient is also in lgg-kaggle_3m); empty without a card.
+    (all sources, without the source whose patient is also in lgg-kaggle_3m, the held-out sources and the validation
+    sources); empty without a card.
 
     Missing numbers (no tumour slice in a group, no guard installed) are NaN, so the columns stay numeric; counts
     are integers.
@@ -384,7 +390,7 @@ def external_table(card: Mapping | None) -> pd.DataFrame:
     results = dig(card, "results") or {}
     groups = [(source, sequence, summary) for source, parts in (results.get("sources") or {}).items()
               for sequence, summary in (parts.get("by_sequence") or {}).items()]
-    groups += [("All sources" if key == "all" else f"All sources {key.replace('_', ' ', 1)}", "all", summary)
+    groups += [(POOLED_ROWS.get(key, f"All sources {key.replace('_', ' ', 1)}"), "all", summary)
                for key, summary in (results.get("pooled") or {}).items()]
     rows = [{"Source": source, "Sequence": sequence,
              **{label: dig(summary, *path) for label, path in EXTERNAL_MEASURES.items()}}

@@ -122,6 +122,9 @@ def test_presence_types_masks_on_free_slices_and_false_flags_are_reported(run) -
     assert free["mean_fraction"] == pytest.approx(np.mean([blob(s).mean() for s in (2, 6, 7)]), abs=0.005)
     assert pooled["ood"]["count"] == 8 and 0.0 <= pooled["ood"]["flag_rate"] <= 1.0
     assert card["results"]["pooled"][f"without_{OVERLAP_SOURCE}"]["slices"] == 7
+    # validation: the BraTS 2023 tumour and the Alzheimer slice; held out: everything else (TCGA included)
+    groups = card["results"]["pooled"]
+    assert (groups["validation"]["slices"], groups["held_out"]["slices"]) == (2, 6)
     assert card["model"]["ood_detector"] and card["model"]["presence_threshold"] == 0.5
 
 
@@ -142,8 +145,9 @@ def test_card_holds_relative_paths_the_network_hash_and_the_command(run, weights
 def test_external_table_has_a_row_per_source_and_sequence_then_the_pooled_rows(run) -> None:
     _, _, out = run
     table = external_table(json.loads(out.read_text()))
-    assert len(table) == 7 + 2
-    assert list(table["Source"][-2:]) == ["All sources", f"All sources without {OVERLAP_SOURCE}"]
+    assert len(table) == 7 + 4
+    assert list(table["Source"][-4:]) == ["All sources", f"All sources without {OVERLAP_SOURCE}",
+                                          "Held-out sources (the test)", "Validation sources (chose the network)"]
     mets = table[table["Source"] == "mets_t2w_sarah"].iloc[0]
     assert (mets["Sequence"], mets["Tumour slices"], mets["Sensitivity"], mets["Mean Dice"]) == ("t2w", 1, 1.0, 0.0)
     assert np.isnan(mets["Specificity"])  # no tumour-free slice in that group
@@ -155,3 +159,16 @@ def test_external_table_has_a_row_per_source_and_sequence_then_the_pooled_rows(r
 
 def test_external_table_is_empty_without_a_card() -> None:
     assert external_table({}).empty and external_table(None).empty
+
+
+def test_validation_slices_are_the_development_sources_only_with_colour_masks_read_as_tumour(tmp_path: Path) -> None:
+    from core.preprocess import InputSpec
+    from training.brain_other_data import validation_slices
+    from training.tumour_data import GLIOMA, NO_TUMOUR, load_slices
+
+    slices = validation_slices(build_tree(tmp_path) / DATA_FOLDER)
+    assert sorted((s.source, s.label, s.mask_known) for s in slices) == [
+        ("alzheimer_kaggle_pinkshepz", NO_TUMOUR, True), ("brats2023_gli_sarah", GLIOMA, True)]
+    arrays = load_slices(slices, InputSpec(size=SIZE), workers=1)
+    tumour = arrays.masks[arrays.labels == GLIOMA]
+    assert tumour.sum() > 0 and arrays.masks[arrays.labels == NO_TUMOUR].sum() == 0

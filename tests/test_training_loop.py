@@ -76,3 +76,16 @@ def test_wall_time_sums_over_parts(data, tmp_path):
     second = fit_tumour_net(CONFIG, train, val, tmp_path, Tracker("test", enabled=False), verbose=0)
     assert second.wall_time_s > first.wall_time_s > 0
     assert second.epochs_run == 4 and second.parts == 2
+
+
+def test_other_collections_carry_a_third_of_the_monitor(data):
+    from training.architectures import build_tumour_net
+    from training.train_tumour_net import OTHER_WEIGHT
+
+    model = build_tumour_net(32, 8, 2, 0.0, "mask")
+    plain = make_validator(data[1])(model)
+    scores = make_validator(data[1], data[0])(model)
+    other = (scores["other_accuracy"] + scores["other_dice"]) / 2
+    assert scores["val_accuracy"] == plain["val_accuracy"]
+    assert scores["other_score"] == pytest.approx(other)
+    assert scores["val_score"] == pytest.approx((1 - OTHER_WEIGHT) * plain["val_score"] + OTHER_WEIGHT * other)

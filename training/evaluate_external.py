@@ -24,42 +24,35 @@ import argparse
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from core.analysis import analyze
 from core.cards import TUMOUR_NET, WEIGHTS_DIR, data_dir, file_sha256, weights_dir, write_evaluation
 from core.errors import InputError
 from core.io import read_scan
 from core.ood import OodDetector, load_available_detector
-from core.preprocess import resize
 from core.registry import LoadedModel, ModelMissingError, load_available_models
+from training.brain_other_data import (
+    MASK_ENCODINGS,
+    TUMOUR_FREE_LABELS,
+    TUMOUR_LABEL,
+    ExternalSlice,
+    is_validation_source,
+    list_slices,
+    read_truth,
+)
 from training.common import run_metadata
 from training.fit_ood import flag_summary
 from training.segmentation_metrics import any_mask_share, mask_dice, score_summary
-from training.tumour_data import read_mask
 
 DATA_FOLDER = "brain-mri-other"
 CARD_NAME = f"{TUMOUR_NET}_external"
-TUMOUR_LABEL = "tumour"
-TUMOUR_FREE_LABELS = ("no_tumour", "normal", "no_tumour_slice")
-NOT_INPUTS = ("volumes",)
-"""Top-level folders that hold no 2D inputs (3D data); ``masks/`` is left out as it is no label folder."""
-MASKS = "masks"
 OVERLAP_SOURCE = "tcga_du7294_brainlesion"
 EXPECTED_TYPES = {"brats2018_deepvoxnet2": "glioma", "brats2023_gli_sarah": "glioma",
                   "tcga_du7294_brainlesion": "glioma"}
 """The type each tumour source should be read as; metastases (``mets_t2w_sarah``) are none of the four classes."""
-MASK_ENCODINGS = {
-    "brats2018_deepvoxnet2": ("grey", "whole-tumour masks, 0/255 PNG"),
-    "brats2023_gli_sarah": ("colour", "colour-coded NCR/ED/ET PNG: any non-black pixel is whole tumour"),
-    "mets_t2w_sarah": ("grey", "binary JPEG: grey >= 128 is tumour"),
-    "tcga_du7294_brainlesion": ("grey", "fusion masks, 0/255 PNG"),
-}
-"""How each source's masks mark tumour; "grey" is :func:`training.tumour_data.read_mask` (grey >= 128)."""
 NOTES = {
     "test_set": "A test set: no threshold or rule was chosen or changed here. Temperature, presence threshold, speck "
                 "size, flip averaging and the out-of-distribution threshold are those of the network's and the "
@@ -70,58 +63,10 @@ NOTES = {
     "types": "BraTS 2018, BraTS 2023 and TCGA-DU-7294 tumours are gliomas, so they should read glioma; metastases are "
              "none of the four classes, so only presence and Dice count for them.",
     "ood": "Every image is a brain MRI slice, so every out-of-distribution flag is a false flag.",
+    "validation_sources": "alzheimer_kaggle_pinkshepz and brats2023_gli_sarah are validation sources: the network "
+                          "and the guard were chosen on them, so only the held-out pooled row is a test of unseen "
+                          "collections.",
 }
-
-
-@dataclass(frozen=True)
-class ExternalSlice:
-    """One input image, where it sits in the ``<source>/<label>/<sequence>/`` layout, and its mask (if any)."""
-
-    image: Path
-    source: str
-    label: str
-    sequence: str
-    mask: Path | None
-
-    @property
-    def has_tumour(self) -> bool:
-        return self.label == TUMOUR_LABEL
-
-
-def mask_names(image: Path, sequence: str) -> tuple[str, str]:
-    """The two names a mask of ``image`` has: the image's own (BraTS 2023, metastases), or its name without the
-    sequence and with ``_mask`` (``Brats18_X_1_flair_z052.png`` -> ``Brats18_X_1_z052_mask.png``, shared by the
-    sequences of one slice)."""
-    shared = image.stem.replace(f"_{sequence}_", "_", 1)
-    return image.name, f"{shared}_mask{image.suffix}"
-
-
-def list_slices(folder: Path) -> list[ExternalSlice]:
-    """Every file under ``<source>/<label>/<sequence>/`` of a known label, sorted, each with its mask file."""
-    slices = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        parts = path.relative_to(folder).parts
-        if len(parts) < 4 or parts[0] in NOT_INPUTS or parts[1] not in (TUMOUR_LABEL, *TUMOUR_FREE_LABELS):
-            continue
-        masks = folder / parts[0] / MASKS
-        mask = next((masks / name for name in mask_names(path, parts[2]) if (masks / name).is_file()), None)
-        slices.append(ExternalSlice(path, parts[0], parts[1], parts[2], mask))
-    return slices
-
-
-def read_truth(path: Path, source: str, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
-    """A ground-truth mask as H x W uint8 in {0, 1} at ``shape``, and whether it had to be resized to get there.
-
-    Resized with nearest neighbour, so the mask stays binary.
-    """
-    if MASK_ENCODINGS.get(source, ("grey",))[0] == "colour":
-        with Image.open(path) as image:
-            mask = (np.asarray(image.convert("RGB")).max(axis=-1) > 0).astype(np.uint8)
-    else:
-        mask = read_mask(str(path), shape)
-    if mask.shape == tuple(shape):
-        return mask, False
-    return resize(mask, shape, nearest=True).astype(np.uint8), True
 
 
 def score_slice(item: ExternalSlice, models: dict[str, LoadedModel], detector: OodDetector | None,
@@ -187,7 +132,9 @@ def group_by(records: Sequence[dict], key: str) -> dict[str, list[dict]]:
 
 
 def summarise_groups(records: Sequence[dict], class_names: Sequence[str], detector: OodDetector | None) -> dict:
-    """:func:`summarise` per source (and per sequence within it), per sequence across sources, and pooled."""
+    """:func:`summarise` per source (and per sequence within it), per sequence across sources, and pooled: all of
+    them, without the LGG-linked source, the held-out sources alone (never used for a choice: the test proper) and the
+    validation sources alone (they chose the network, :func:`training.brain_other_data.is_validation_source`)."""
     def summary(group: Sequence[dict]) -> dict:
         return summarise(group, class_names, detector)
 
@@ -197,7 +144,9 @@ def summarise_groups(records: Sequence[dict], class_names: Sequence[str], detect
                         for source, group in group_by(records, "source").items()},
             "sequences": {sequence: summary(group) for sequence, group in group_by(records, "sequence").items()},
             "pooled": {"all": summary(records),
-                       f"without_{OVERLAP_SOURCE}": summary([r for r in records if r["source"] != OVERLAP_SOURCE])}}
+                       f"without_{OVERLAP_SOURCE}": summary([r for r in records if r["source"] != OVERLAP_SOURCE]),
+                       "held_out": summary([r for r in records if not is_validation_source(r["source"])]),
+                       "validation": summary([r for r in records if is_validation_source(r["source"])])}}
 
 
 def data_section(slices: Sequence[ExternalSlice], records: Sequence[dict], unreadable: Sequence[dict]) -> dict:

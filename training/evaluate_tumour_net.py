@@ -14,8 +14,11 @@ patients), never on a test split:
   tumour-free validation slices that still show a mask;
 - default heatmap method and layer: the pair with the best pointing game on BRISC validation slices (each method's
   best layer is the one it reads in the app).
-Then the test splits: Kaggle official and deduplicated (type, presence), LGG test patients (presence, per-patient
-Dice, tumour-free slices with any mask pixel), Kaggle ``notumor`` test slices (any mask pixel).
+When the network was chosen with the other collections' validation sources (``brain-mri-other``, see
+:mod:`training.brain_other_data`), their type accuracy and presence at the chosen threshold are reported beside the
+rest of the validation; they set no rule. Then the test splits: Kaggle official and deduplicated (type, presence),
+LGG test patients (presence, per-patient Dice, tumour-free slices with any mask pixel), Kaggle ``notumor`` test slices
+(any mask pixel).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from core.network_layers import ATTENTION_LAYER
 from core.preprocess import InputSpec, resize
 from core.summaries import dig, network_measures
 from core.tumour import gate_mask, tumour_probability
+from training.brain_other_data import validation_slices
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice
 from training.tracking import Tracker
@@ -293,6 +297,14 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
         "test": {name: binary_summary(*presence_scores(outputs, temperature), threshold)
                  for name, outputs in tests.items()},
     }
+
+    if config.get("other_validation"):
+        other = predict_split(model, load_slices(validation_slices(), spec), flip)
+        other_scores, other_positive = presence_scores(other, temperature)
+        type_card["validation_other_collections"] = {
+            "accuracy": float((softmax(other.logits, temperature).argmax(axis=1) == other.arrays.labels).mean()),
+            "count": len(other.arrays.labels)}
+        presence_card["validation"]["other_collections"] = binary_summary(other_scores, other_positive, threshold)
 
     val_present = val_scores >= threshold
     min_component_px, speck_rows = choose_speck_size(val, val_present)

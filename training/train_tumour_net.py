@@ -24,6 +24,7 @@ from core.metrics import dice_score
 from core.preprocess import InputSpec
 from core.registry import flip_average
 from training.architectures import build_tumour_net
+from training.brain_other_data import validation_slices
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.loop import FitResult, LoopConfig, fit_resumable, seed_epoch
@@ -33,19 +34,26 @@ from training.tumour_data import BRISC_ROOT, LGG_ROOT, EpochBatches, SliceArrays
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = REPO_ROOT / "runs"
 MODEL_NAME = "tumour_net"
+PLAIN = ("--appearance=false", "--other-validation=false")
+"""Stages before stage 4 ran with the mild augmentation alone and validated on Kaggle, BRISC and LGG only."""
 EARLIER_STAGES = {
     "tumour_net_192": ("--image-size=192", "--pooling=gap", "--warm-start=", "--learning-rate=0.002", "--epochs=24",
-                       "--patience=6", "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192"),
+                       "--patience=6", *PLAIN, "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192"),
     "tumour_net_224": ("--warm-start=runs/tumour_net_192/tumour_net.keras", "--learning-rate=0.001", "--epochs=18",
-                       "--patience=18", "--run-dir=runs/tumour_net_224", "--out=runs/tumour_net_224"),
+                       "--patience=18", *PLAIN, "--run-dir=runs/tumour_net_224", "--out=runs/tumour_net_224"),
+    "tumour_net_finetune": ("--warm-start=runs/tumour_net_224/tumour_net.keras", "--epochs=12", "--patience=6",
+                            *PLAIN, "--run-dir=runs/tumour_net_finetune", "--out=runs/tumour_net_finetune"),
 }
 """The stages before the shipped one, by run folder, in order, as flags over the defaults. Stage 1: 24 epochs from
 scratch at 192 px with a plain global-average type head. Stage 2 (progressive resizing): 224 px with the mask-pooled
 type head, every weight but the last dense layer copied from stage 1; its first epochs at the peak learning rate score
-below the seed, so it never stops early (patience = epochs)."""
-WARM_START = "runs/tumour_net_224/tumour_net.keras"
-"""Stage 3 (the defaults, the shipped network) fine-tunes stage 2's network (path relative to the repository), type
-head included, at a third of its learning rate."""
+below the seed, so it never stops early (patience = epochs). Stage 3: stage 2 fine-tuned, type head included, at a
+third of its learning rate."""
+WARM_START = "runs/tumour_net_finetune/tumour_net.keras"
+"""Stage 4 (the defaults, the shipped network) fine-tunes stage 3's network (path relative to the repository) with
+scanner-like appearance augmentation (:mod:`training.appearance`), chosen on validation that adds the
+``brain-mri-other`` validation sources (:mod:`training.brain_other_data`). Its first epochs under the new augmentation
+may score below the seed, so it never stops early (patience = epochs)."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,14 @@ class TumourNetConfig:
     label_smoothing: float = 0.1
     mask_loss_weight: float = 1.0
     batch_size: int = 32
-    epochs: int = 12
+    epochs: int = 8
     warmup_epochs: int = 1
-    patience: int = 6
+    patience: int = 8
     val_fraction: float = 0.1
     seed: int = 42
     mixed_precision: bool = True
+    appearance: bool = True
+    other_validation: bool = True
 
     @property
     def spec(self) -> InputSpec:
@@ -121,9 +131,25 @@ def validation_scores(val: SliceArrays, logits: np.ndarray, mask_probs: np.ndarr
     return scores
 
 
-def make_validator(val: SliceArrays) -> Callable[[keras.Model], dict[str, float]]:
-    """Model -> :func:`validation_scores` on ``val``."""
-    return lambda model: validation_scores(val, *predict_logits_and_masks(model, val.x))
+OTHER_WEIGHT = 1 / 3
+"""Share of the validation score that the other collections' slices carry (the rest: Kaggle, BRISC and LGG)."""
+
+
+def make_validator(val: SliceArrays, other: SliceArrays | None = None) -> Callable[[keras.Model], dict[str, float]]:
+    """Model -> :func:`validation_scores` on ``val``; with ``other`` (slices of other collections) also their
+    ``other_*`` scores, and the monitor becomes the weighted mean of the two scores (:data:`OTHER_WEIGHT`). The other
+    collections hold two classes only, so accuracy stands in for macro-F1 in their score."""
+    def validate(model: keras.Model) -> dict[str, float]:
+        scores = validation_scores(val, *predict_logits_and_masks(model, val.x))
+        if other is None:
+            return scores
+        extra = validation_scores(other, *predict_logits_and_masks(model, other.x))
+        extra["val_score"] = (extra["val_accuracy"] + extra["val_dice"]) / 2
+        scores |= {f"other_{name.removeprefix('val_')}": value for name, value in extra.items()}
+        scores["val_score"] = (1 - OTHER_WEIGHT) * scores["val_score"] + OTHER_WEIGHT * extra["val_score"]
+        return scores
+
+    return validate
 
 
 def loop_config(config: TumourNetConfig, n_train: int) -> LoopConfig:
@@ -182,18 +208,19 @@ def compile_model(config: TumourNetConfig, model: keras.Model, optimizer: object
 
 def fit_tumour_net(config: TumourNetConfig, train: SliceArrays, val: SliceArrays, run_dir: Path,
                    tracker: Tracker, stop_after_epoch: int | None = None, time_budget_s: float | None = None,
-                   verbose: int = 2, validate: Callable[[keras.Model], dict[str, float]] | None = None) -> FitResult:
+                   verbose: int = 2, validate: Callable[[keras.Model], dict[str, float]] | None = None,
+                   other: SliceArrays | None = None) -> FitResult:
     """Train (or resume) with AdamW + warm-up/cosine, label smoothing and the masked Dice+BCE loss.
 
-    ``validate`` replaces the default validation scores (:func:`make_validator` on ``val``).
+    ``validate`` replaces the default validation scores (:func:`make_validator` on ``val`` and ``other``).
     """
-    batches = EpochBatches(train, config.batch_size)
+    batches = EpochBatches(train, config.batch_size, appearance=config.appearance)
 
     def train_data(epoch: int) -> tf.data.Dataset:
         return batches.epoch(seed_epoch(config.seed, epoch))
 
     return fit_resumable(lambda: build_model(config), lambda model, optimizer: compile_model(config, model, optimizer),
-                         train_data, validate or make_validator(val),
+                         train_data, validate or make_validator(val, other),
                          loop_config(config, len(train.x)),
                          run_dir, tracker, stop_after_epoch=stop_after_epoch, time_budget_s=time_budget_s,
                          verbose=verbose)
@@ -209,8 +236,9 @@ def train_tumour_net(config: TumourNetConfig, kaggle_root: Path = DEFAULT_ROOT, 
     """
     splits = make_splits(kaggle_root, brisc_root, lgg_root, config.val_fraction, seed=config.seed)
     train, val = load_slices(splits.train, config.spec), load_slices(splits.val, config.spec)
+    other = load_slices(validation_slices(), config.spec) if config.other_validation else None
     tracker = Tracker(MODEL_NAME, {"config": asdict(config), "train_slices": len(train.x), "val_slices": len(val.x)})
-    result = fit_tumour_net(config, train, val, run_dir, tracker, stop_after_epoch, time_budget_s)
+    result = fit_tumour_net(config, train, val, run_dir, tracker, stop_after_epoch, time_budget_s, other=other)
     if result.epochs_run >= config.epochs or result.stopped_early:
         out_dir.mkdir(parents=True, exist_ok=True)
         result.model.save(out_dir / f"{MODEL_NAME}.keras")
@@ -219,7 +247,7 @@ def train_tumour_net(config: TumourNetConfig, kaggle_root: Path = DEFAULT_ROOT, 
                "epochs_run": result.epochs_run, "parts": result.parts, "stopped_early": result.stopped_early,
                "finished": result.epochs_run >= config.epochs or result.stopped_early,
                "tracking_run_id": tracker.run_id, "class_names": list(CLASS_NAMES),
-               "counts": {"train": len(train.x), "val": len(val.x)},
+               "counts": {"train": len(train.x), "val": len(val.x), "other_val": 0 if other is None else len(other.x)},
                "run": run_metadata(["training.train_tumour_net", *cli_overrides(config)], result.wall_time_s)}
     write_evaluation(summary, run_dir / "result.json")
     return result

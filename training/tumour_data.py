@@ -27,7 +27,8 @@ from PIL import Image
 
 from core.errors import InputError
 from core.io import read_image
-from core.preprocess import InputSpec, preprocess_slice, resize
+from core.preprocess import InputSpec, find_head_mask, preprocess_slice, resize
+from training.appearance import random_appearance
 from training.common import make_geometric_augmenter, make_intensity_augmenter
 from training.data import (
     CACHE_DIR,
@@ -74,11 +75,16 @@ def split_by_patient(slices: Sequence[MaskedSlice], val_fraction: float, seed: i
     return [s for s in slices if s.group not in val_patients], [s for s in slices if s.group in val_patients]
 
 
-def read_mask(path: str | None, shape: tuple[int, int]) -> np.ndarray:
-    """A mask file as H x W uint8 in {0, 1} (all zeros when ``path`` is None)."""
+def read_mask(path: str | None, shape: tuple[int, int], colour: bool = False) -> np.ndarray:
+    """A mask file as H x W uint8 in {0, 1} (all zeros at ``shape`` when ``path`` is None).
+
+    Grey masks mark tumour at grey > 127; ``colour`` masks (colour-coded sub-regions) at any non-black pixel.
+    """
     if path is None:
         return np.zeros(shape, dtype=np.uint8)
     with Image.open(path) as image:
+        if colour:
+            return (np.asarray(image.convert("RGB")).max(axis=-1) > 0).astype(np.uint8)
         return (np.asarray(image.convert("L")) > MASK_THRESHOLD).astype(np.uint8)
 
 
@@ -90,8 +96,9 @@ class LabelledSlice:
     label: int
     mask: str | None
     mask_known: bool
-    source: str  # "kaggle", "brisc" (a Kaggle image with a BRISC mask) or "lgg"
+    source: str  # "kaggle", "brisc" (a Kaggle image with a BRISC mask), "lgg" or a brain-mri-other folder
     group: str = ""  # LGG: patient id; BRISC: plane (ax/co/sa)
+    mask_colour: bool = False  # the mask file is colour-coded (see read_mask)
 
 
 @dataclass
@@ -161,7 +168,10 @@ def _load_slice(args: tuple[LabelledSlice, InputSpec]) -> tuple[np.ndarray, np.n
         pixels = read_image(Path(item.image).read_bytes(), item.image).pixels
     except InputError:
         return None  # constant slices (LGG volume ends) are refused by the app too
-    return preprocess_slice(pixels, spec), resize_mask(read_mask(item.mask, pixels.shape), spec.size)
+    mask = read_mask(item.mask, pixels.shape, item.mask_colour)
+    if mask.shape != pixels.shape:
+        mask = resize(mask, pixels.shape, nearest=True).astype(np.uint8)
+    return preprocess_slice(pixels, spec), resize_mask(mask, spec.size)
 
 
 @dataclass
@@ -205,17 +215,26 @@ def load_slices(slices: Sequence[LabelledSlice], spec: InputSpec, workers: int =
     return arrays
 
 
+def head_masks(images: np.ndarray) -> np.ndarray:
+    """The head outline of every model input (N x S x S x 1 uint8), for skull-stripping augmentation."""
+    return np.stack([find_head_mask(image[..., 0].astype(np.float32)) for image in images])[..., None].astype(np.uint8)
+
+
 class EpochBatches:
     """Training batches of (image, {"type": one-hot, "mask": mask + known-flag channel}), one epoch at a time.
 
     The arrays become tensors once; each epoch's order and augmentation draws follow its seed alone. Image and mask
-    move under the same random geometric transform; only the image gets intensity changes. The known-flag channel
-    tells the masked loss which slices have a mask to learn from.
+    move under the same random geometric transform; only the image gets intensity changes, and with ``appearance``
+    the scanner-like ones of :func:`training.appearance.random_appearance` first. The known-flag channel tells the
+    masked loss which slices have a mask to learn from.
     """
 
-    def __init__(self, arrays: SliceArrays, batch_size: int, augment: bool = True) -> None:
-        self.size, self.batch_size, self.augment = len(arrays.x), batch_size, augment
-        self.images, self.masks = tf.constant(arrays.x), tf.constant(arrays.masks)
+    def __init__(self, arrays: SliceArrays, batch_size: int, augment: bool = True, appearance: bool = False) -> None:
+        self.size, self.batch_size, self.augment, self.appearance = len(arrays.x), batch_size, augment, appearance
+        self.images = tf.constant(arrays.x)
+        # The head outline rides along as a third channel, so geometric moves keep it on its image.
+        heads = head_masks(arrays.x) if appearance else np.zeros_like(arrays.masks)
+        self.masks = tf.constant(np.concatenate([arrays.masks, heads], axis=-1))
         self.one_hot = tf.constant(np.eye(len(CLASS_NAMES), dtype=np.float32)[arrays.labels])
         self.known = tf.constant(arrays.mask_known.astype(np.float32))
 
@@ -227,14 +246,18 @@ class EpochBatches:
         order = np.random.default_rng(seed).permutation(self.size) if self.augment else np.arange(self.size)
         geometric, intensity = make_geometric_augmenter(seed), make_intensity_augmenter(seed)
 
-        def transform(image: tf.Tensor, mask: tf.Tensor, label: tf.Tensor, flag: tf.Tensor) -> tuple:
+        def transform(batch: tf.Tensor, image: tf.Tensor, mask: tf.Tensor, label: tf.Tensor, flag: tf.Tensor) -> tuple:
             if self.augment:
                 moved = geometric(tf.concat([image, mask], axis=-1), training=True)
-                image = tf.clip_by_value(intensity(moved[..., :1], training=True), 0.0, 1.0)
-                mask = tf.cast(moved[..., 1:] >= 0.5, tf.float32)
+                image, mask = moved[..., :1], tf.cast(moved[..., 1:] >= 0.5, tf.float32)
+                if self.appearance:
+                    image = random_appearance(image, tf.stack([tf.constant(seed, tf.int64), batch]), mask[..., 1:])
+                image = tf.clip_by_value(intensity(image, training=True), 0.0, 1.0)
+            mask = mask[..., :1]
             flags = tf.ones_like(mask) * flag[:, None, None, None]
             return image, {"type": label, "mask": tf.concat([mask, flags], axis=-1)}
 
         data = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size, drop_remainder=self.augment)
-        return data.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE).map(
-            transform, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        gathered = data.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE).enumerate()
+        return gathered.map(lambda batch, items: transform(batch, *items),
+                            num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
