@@ -1,18 +1,23 @@
-"""Brain MRI tumour dashboard: page list, page config and the sidebar every page shares.
+"""Brain MRI tumour dashboard: the sign-in gate, page list, page config and the sidebar every page shares.
 
     streamlit run app.py
 """
 
 import streamlit as st
 
+from pages.access_ui import gate
 from pages.common import render_sidebar
 
 st.set_page_config(page_title="Brain MRI tumour dashboard", layout="wide")
-page = st.navigation([
+viewer = gate()  # with [auth] secrets, stops here until an allowed person is signed in
+pages = [
     st.Page("pages/analyse.py", title="Analyse", icon=":material/radiology:", default=True),
     st.Page("pages/study.py", title="Study", icon=":material/view_in_ar:"),
     st.Page("pages/performance.py", title="Model performance", icon=":material/monitoring:"),
     st.Page("pages/model_card.py", title="Model card", icon=":material/description:"),
-])
-render_sidebar()
+]
+if viewer.admin:
+    pages.append(st.Page("pages/audit.py", title="Audit", icon=":material/shield_person:"))
+page = st.navigation(pages)
+render_sidebar(viewer)
 page.run()

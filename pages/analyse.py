@@ -17,6 +17,7 @@ from core.registry import ModelMissingError
 from core.report import PatientFields
 from core.summaries import class_label
 from core.uncertainty import describe_spread
+from pages.access_ui import audit_analyses, audited_download
 from pages.analysis_ui import load_models, patient_ui
 from pages.common import load_cards, missing_model_info
 
@@ -120,10 +121,13 @@ def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> Patient
             st.error(result.error)
     patient = patient_ui()
     with st.container(horizontal=True):
-        st.download_button("Download table (CSV)", sr.csv_bytes(frame), "brain_mri_results.csv", "text/csv",
-                           key="download_csv", icon=":material/download:", on_click="ignore")
+        st.download_button("Download table (CSV)", audited_download(lambda: sr.csv_bytes(frame),
+                                                                    "brain_mri_results.csv", results),
+                           "brain_mri_results.csv", "text/csv", key="download_csv", icon=":material/download:",
+                           on_click="ignore")
         st.download_button("Download PDF report (all slices)", mime="application/pdf",
-                           data=lambda: sr.batch_report_pdf(results, models, None, patient, cards),
+                           data=audited_download(lambda: sr.batch_report_pdf(results, models, None, patient, cards),
+                                                 "brain_mri_report.pdf", [r for r in results if r.ok]),
                            file_name="brain_mri_report.pdf", key="download_pdf_batch",
                            icon=":material/picture_as_pdf:", disabled=not any(r.ok for r in results),
                            on_click="ignore")
@@ -167,9 +171,11 @@ def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | Non
                        + "\n".join(f"- {line}" for line in describe_spread(analysis.type_spread, class_label)))
     details.markdown("**Tumour area**\n\n| Measure | Value |\n|---|---|\n"
                      + "\n".join(f"| {label} | {value} |" for label, value in sr.area_details(analysis)))
+    report_name = f"brain_mri_report_{Path(result.name).stem}.pdf"
     details.download_button("Download PDF report (this slice)", mime="application/pdf",
-                            data=lambda: sr.report_pdf([result], [cam], view.cam_method, patient, cards),
-                            file_name=f"brain_mri_report_{Path(result.name).stem}.pdf", key="download_pdf_slice",
+                            data=audited_download(lambda: sr.report_pdf([result], [cam], view.cam_method, patient,
+                                                                        cards), report_name, [result]),
+                            file_name=report_name, key="download_pdf_slice",
                             icon=":material/picture_as_pdf:", on_click="ignore")
 
     truth = sr.ground_truth_panels(result, view)
@@ -210,6 +216,7 @@ if info is not None:
     choices[key] = slice_picker_ui(info, f"volume_{key[:16]}", choices.get(key, info.default))
 results = [analyse_safely(name, data, digest, choices.get(digest), stamp, models, detector, tta)
            for (name, data), digest in zip(files, digests, strict=True)]
+audit_analyses(results, choices)
 cards = load_cards()
 with table_area:
     patient = table_ui(results, models, cards)

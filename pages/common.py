@@ -6,8 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.access import Viewer
 from core.cards import MODELS, TUMOUR_NET, file_sha256, read_cards, weights_dir
 from core.summaries import DISCLAIMER, format_date, headline_metrics, is_installed
+from pages.access_ui import account_ui
 
 
 @st.cache_data(show_spinner=False)
@@ -39,10 +41,12 @@ def missing_model_info(name: str) -> None:
             f"train it with `{MODELS[name]['train']}`.")
 
 
-def render_sidebar() -> None:
-    """Each model's status, training date and headline test numbers, and the research-use warning."""
+def render_sidebar(viewer: Viewer) -> None:
+    """Who is signed in (or local mode), each model's status, training date and headline test numbers, and the
+    research-use warning."""
     cards, folder = load_cards(), weights_dir()
     with st.sidebar:
+        account_ui(viewer)
         st.subheader("Models")
         for name, model in MODELS.items():
             if not is_installed(name, folder):

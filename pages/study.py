@@ -13,6 +13,7 @@ from core.study import view as sv
 from core.study.report import view_report_pdf
 from core.study.series import SeriesInfo
 from core.study.upload import ACCEPTED_STUDY, list_series
+from pages.access_ui import audit_study, audited_download
 from pages.analysis_ui import load_models, patient_ui
 from pages.common import load_cards, missing_model_info
 
@@ -103,6 +104,7 @@ except Exception as err:  # a bug, not a bad upload: one sentence for the user, 
 if view is None:
     st.info("Choose a series to see its tumour volume, every slice and a 3D view.")
     st.stop()
+audit_study(view, files)
 
 st.caption(view.description)
 if view.result.geometry_note:
@@ -116,6 +118,7 @@ st.subheader("3D view")
 st.plotly_chart(view.surface_figure, theme=None, key="study_3d")
 patient = patient_ui()
 st.download_button("Download study report (PDF)", mime="application/pdf", key="download_study_pdf",
-                   data=lambda: view_report_pdf(view, patient, load_cards()),
+                   data=audited_download(lambda: view_report_pdf(view, patient, load_cards()),
+                                         "brain_mri_study_report.pdf", files=files),
                    file_name="brain_mri_study_report.pdf", icon=":material/picture_as_pdf:",
                    on_click="ignore")

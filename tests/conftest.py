@@ -1,4 +1,5 @@
-"""Shared fixtures: a folder holding a tiny untrained network whose answers are fixed by its output biases."""
+"""Shared fixtures: a folder holding a tiny untrained network whose answers are fixed by its output biases, and the
+browser tests' chromium page and screenshot folder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import chromium_page, kept_screens
 
 from core.cards import write_evaluation
 from core.preprocess import InputSpec
@@ -77,3 +79,28 @@ def save_tiny_network(weights_dir: Path) -> Path:
 def tiny_weights(tmp_path_factory) -> Path:
     """A weights folder with the tiny network, built once per test session."""
     return save_tiny_network(tmp_path_factory.mktemp("tiny_weights"))
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A page of Debian's chromium in a fresh profile, for the browser tests (see ``browser_support``)."""
+    with chromium_page(tmp_path / "profile") as page:
+        yield page
+
+
+@pytest.fixture
+def screens(request, tmp_path):
+    """Folder for a browser test's screenshots, copied at the end (even when it fails) to its module's
+    ``SCREENS_COPY`` for a human look."""
+    with kept_screens(tmp_path / "screens", request.module.SCREENS_COPY) as folder:
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    """A running Orthanc PACS with DICOMweb and a test user (:mod:`orthanc_server`), one per test session; tests
+    that use it skip where Orthanc is not installed."""
+    from orthanc_server import running_orthanc
+
+    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+        yield server

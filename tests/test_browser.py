@@ -12,135 +12,39 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import (
+    RESULT_MS,
+    assert_no_exception,
+    caption,
+    download,
+    needs_chromium,
+    snap,
+    streamlit_server,
+    wait_idle,
+)
 from helpers import brain_slice, encode
 from study_builders import nifti_study
 
 from core.cards import WEIGHTS_ENV
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[1]
 SCREENS_COPY = Path("/tmp/screens")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-STARTUP_S = 60
-RESULT_MS = 60_000
-"""Longest wait for a rerun that loads TensorFlow and the models (the first upload)."""
-VIEWPORT = {"width": 1440, "height": 900}
 UPLOADS = {"first.png": brain_slice(256, 256, seed=1), "second.png": brain_slice(200, 240, seed=2)}
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")]
+pytestmark = [pytest.mark.browser, needs_chromium]
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    """Poll Streamlit's health endpoint until it answers "ok"; fail with the server log if it never does."""
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"streamlit did not answer within {STARTUP_S} s:\n{log.read_text()}")
 
 
 @pytest.fixture
 def app_url(tiny_weights, tmp_path) -> Iterator[str]:
     """The URL of ``streamlit run app.py`` serving the tiny models; the server is stopped afterwards."""
-    port, log = free_port(), tmp_path / "server.log"
-    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(command, cwd=REPO, env={**os.environ, WEIGHTS_ENV: str(tiny_weights)},
-                                  stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server, log)
+    with streamlit_server({**os.environ, WEIGHTS_ENV: str(tiny_weights)}, tmp_path / "server.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()
-
-
-@pytest.fixture
-def page(tmp_path):
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport=VIEWPORT, accept_downloads=True)
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-
-
-@pytest.fixture
-def screens(tmp_path) -> Iterator[Path]:
-    """Folder for screenshots; copied to :data:`SCREENS_COPY` at the end, even when the test fails."""
-    folder = tmp_path / "screens"
-    folder.mkdir()
-    yield folder
-    SCREENS_COPY.mkdir(parents=True, exist_ok=True)
-    for shot in folder.glob("*.png"):
-        shutil.copy(shot, SCREENS_COPY / shot.name)
-
-
-def assert_no_exception(page) -> None:
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    assert "Traceback" not in page.locator("body").inner_text()
-
-
-def snap(page, path: Path) -> None:
-    """Screenshot the whole page once the app is idle; Streamlit scrolls inside its main block, so the window is
-    grown to the content's height first (a full-page screenshot would only show the first screen)."""
-    wait_idle(page)
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
-    page.screenshot(path=path)
-    page.set_viewport_size(VIEWPORT)
-
-
-def caption(page, text: str):
-    return page.get_by_test_id("stImageCaption").filter(has_text=text)
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run that drew the expected content has finished (Streamlit's own e2e signal)."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning",
-                                                            timeout=RESULT_MS)
-
-
-def download(page, label: str) -> bytes:
-    wait_idle(page)
-    with page.expect_download() as info:
-        page.get_by_test_id("stDownloadButton").filter(has_text=label).get_by_role("button").click()
-    return Path(info.value.path()).read_bytes()
 
 
 def test_upload_two_slices_adjust_download_and_visit_every_page(app_url, page, screens, tmp_path):
