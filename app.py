@@ -13,6 +13,7 @@ viewer = gate()  # with [auth] secrets, stops here until an allowed person is si
 pages = [
     st.Page("pages/analyse.py", title="Analyse", icon=":material/radiology:", default=True),
     st.Page("pages/study.py", title="Study", icon=":material/view_in_ar:"),
+    st.Page("pages/pacs.py", title="PACS", icon=":material/cloud_sync:"),
     st.Page("pages/performance.py", title="Model performance", icon=":material/monitoring:"),
     st.Page("pages/model_card.py", title="Model card", icon=":material/description:"),
 ]

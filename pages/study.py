@@ -5,8 +5,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core import session_results as sr
-from core.cards import TUMOUR_NET, weights_dir
 from core.errors import InputError
 from core.figures import make_probability_figure
 from core.study import view as sv
@@ -14,8 +12,8 @@ from core.study.report import view_report_pdf
 from core.study.series import SeriesInfo
 from core.study.upload import ACCEPTED_STUDY, list_series
 from pages.access_ui import audit_study, audited_download
-from pages.analysis_ui import load_models, patient_ui
-from pages.common import load_cards, missing_model_info
+from pages.analysis_ui import patient_ui, tumour_network
+from pages.common import load_cards
 
 LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = ("The study could not be analysed because of an internal error; please try another upload or report "
@@ -70,12 +68,7 @@ def slice_browser_ui(view: sv.StudyView) -> None:
 
 
 st.title("Study")
-folder = weights_dir()
-stamp = sr.weights_stamp(folder)
-model = load_models(str(folder), stamp).get(TUMOUR_NET)
-if model is None:
-    missing_model_info(TUMOUR_NET)
-    st.stop()
+model, stamp = tumour_network()
 uploads = st.file_uploader("A whole study", key="upload_study", accept_multiple_files=True,
                            help="Files stay in this session's memory and are never saved.")
 if not uploads:

@@ -56,15 +56,17 @@ def cube_slice(index: int, big: bool = False) -> np.ndarray:
 
 def series_files(count: int = SLICES, orientation: tuple[float, ...] = AXIAL, uid: str = UID,
                  steps: list[float] | None = None, description: str = "AX FLAIR", big_slice: int = 3,
-                 **attributes: object) -> list[tuple[str, bytes]]:
-    """(name, bytes) of a series in acquisition order; slice k lies ``sum(steps[:k])`` mm along the normal."""
+                 planes: np.ndarray | None = None, **attributes: object) -> list[tuple[str, bytes]]:
+    """(name, bytes) of a series in acquisition order; slice k lies ``sum(steps[:k])`` mm along the normal and holds
+    the cube (:func:`cube_slice`), or ``planes[k]`` when ``planes`` (count x H x W stored values) is given."""
     cosines = np.array(orientation)
     normal = np.cross(cosines[:3], cosines[3:])
     offsets = np.concatenate([[0.0], np.cumsum(steps if steps is not None else [STEP] * (count - 1))])
     files = []
     for index, offset in enumerate(offsets):
         position = [round(float(v), 4) for v in ORIGIN + offset * normal]
-        data = dicom_bytes(cube_slice(index, big=index == big_slice), ImagePositionPatient=position,
+        pixels = cube_slice(index, big=index == big_slice) if planes is None else planes[index]
+        data = dicom_bytes(pixels, ImagePositionPatient=position,
                            ImageOrientationPatient=list(orientation), PixelSpacing=list(PIXEL_SPACING),
                            SeriesInstanceUID=uid, SeriesDescription=description, InstanceNumber=index + 1,
                            SliceThickness=1.0, **attributes)

@@ -157,3 +157,32 @@ def test_streamlit_telemetry_is_off_and_uploads_are_size_limited() -> None:
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["browser"]["gatherUsageStats"] is False
     assert 1 <= config["server"]["maxUploadSize"] <= 200  # megabytes; Streamlit's default is 200
+
+
+def test_a_pacs_round_trip_writes_nothing_and_connects_only_to_the_pacs(weights: Path, orthanc, disk_writes,
+                                                                       monkeypatch) -> None:
+    """Issue 13: a series fetched from a PACS, analysed and sent back as SEG, captures and PDF stays in memory."""
+    from orthanc_server import load_synthetic_study
+
+    from core.cards import TUMOUR_NET
+    from core.pacs.client import PacsClient
+    from core.pacs.connection import read_config
+    from core.pacs.export import read_model_version, send_results
+    from core.pacs.study import fetch_and_analyse
+    from core.registry import load_model
+
+    study = load_synthetic_study(orthanc, "P-PRIVATE", "Private^Pat", "20240601")
+    targets, real_connect = [], socket.socket.connect
+
+    def watched_connect(self, address):
+        targets.append(tuple(address[:2]))
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", watched_connect)
+    client = PacsClient(read_config({}, orthanc.environ))
+    series = next(s for s in client.list_series(study.study_uid) if s.modality == "MR")
+    analysis = fetch_and_analyse(client, study.study_uid, series, load_model(TUMOUR_NET, weights))
+    sent = send_results(client, analysis, read_model_version(TUMOUR_NET, weights), read_cards(weights))
+    assert sent.segmentation is not None
+    assert disk_writes() == []
+    assert set(targets) == {("127.0.0.1", orthanc.port)}

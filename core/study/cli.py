@@ -119,8 +119,12 @@ def read_path(path: Path) -> list[Upload]:
 
 def result_record(path: Path, volume: Volume, result: StudyResult) -> dict:
     """The JSON object for one analysed study."""
+    return {"file": str(path), "error": None, **result_fields(volume, result)}
+
+
+def result_fields(volume: Volume, result: StudyResult) -> dict:
+    """The :data:`RESULT_KEYS` of an analysed study, as every study command writes them."""
     return {
-        "file": str(path), "error": None,
         "tumour_volume_ml": result.tumour_volume_ml, "voxel_volume_ml": result.voxel_volume_ml,
         "slices": len(volume.pixels), "largest_slice": result.largest_slice,
         "largest_area_mm2": result.largest_area_mm2, "largest_diameter_mm": result.largest_diameter_mm,

@@ -100,12 +100,23 @@ def find_series(files: Sequence[tuple[str, bytes]]) -> list[Series]:
     Raises:
         InputError: a DICOM file that cannot be parsed, or an image that cannot be decoded or is too large.
     """
-    groups: dict[str, list[Frame]] = {}
+    datasets = []
     for name, data in files:
-        if not is_dicom(data):
-            continue
-        with decoding(name, "a DICOM image", "the complete series"):
-            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        if is_dicom(data):
+            with decoding(name, "a DICOM image", "the complete series"):
+                datasets.append((name, pydicom.dcmread(io.BytesIO(data), force=True)))
+    return group_series(datasets)
+
+
+def group_series(datasets: Sequence[tuple[str, Dataset]]) -> list[Series]:
+    """Group parsed data sets ((name, data set) pairs: files read here, or instances a PACS sent) by
+    SeriesInstanceUID, in order of appearance; objects without pixel data are left out.
+
+    Raises:
+        InputError: an image that cannot be decoded or is too large.
+    """
+    groups: dict[str, list[Frame]] = {}
+    for name, ds in datasets:
         if "PixelData" not in ds:
             continue
         with decoding(name, "a DICOM image", "the complete series"):
@@ -130,8 +141,7 @@ def read_series(series: Series, name: str, choice: SliceChoice | None = None) ->
         shown = " and ".join(f"{rows} x {columns}" for rows, columns in sizes[:2])
         raise InputError(f"{name} mixes slices of {shown} pixels; please upload one series whose slices share a size.")
     validate_volume((len(frames), *sizes[0]), name)
-    geometry = [frame_geometry(frame.ds, frame.index) for frame in frames]
-    layout = arrange(geometry, _fallback_order(frames))
+    geometry, layout = series_layout(series)
     pixels = np.zeros((len(frames), *sizes[0]), dtype=np.float32)
     blank = np.zeros(len(frames), dtype=bool)
     for row, index in enumerate(layout.order):
@@ -149,6 +159,13 @@ def read_series(series: Series, name: str, choice: SliceChoice | None = None) ->
         slice_spacing_mm=layout.slice_spacing_mm, geometry_note=layout.note, affine=layout.affine,
         grid_ornt=DICOM_GRID_ORNT, source_format="DICOM",
     )
+
+
+def series_layout(series: Series) -> tuple[list[Geometry], Layout]:
+    """Each frame's geometry, in the order the files came, and how the frames stack: ``layout.order[row]`` is the
+    frame shown as slice ``row`` of the volume :func:`read_series` returns."""
+    geometry = [frame_geometry(frame.ds, frame.index) for frame in series.frames]
+    return geometry, arrange(geometry, _fallback_order(series.frames))
 
 
 def frame_geometry(ds: Dataset, frame: int) -> Geometry:
