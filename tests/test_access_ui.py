@@ -1,4 +1,4 @@
-"""AppTest of the sign-in gate (pages/access_ui.py): nothing before sign-in, one sentence for a refused account, a
+"""AppTest of the sign-in gate (app_pages/access_ui.py): nothing before sign-in, one sentence for a refused account, a
 session timeout, the sidebar's account line, and one audit row per analysis that a locked database cannot lose."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
 from study_builders import nifti_study
 
+from app_pages.access_ui import LOCAL_CAPTION
 from core.access import sign_in_detail
 from core.audit import AUDIT_FILE, AuditStore, upload_digest
 from core.cards import WEIGHTS_ENV
-from pages.access_ui import LOCAL_CAPTION
 from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the models
@@ -23,7 +23,7 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
         "client_secret": "test-client-secret", "server_metadata_url": "http://localhost:1/.well-known/openid-configuration"}
 ACCESS = {"allowed_domains": ["hospital.example"], "admin_group": "mri-admins", "ask": "the service desk",
           "session_timeout_min": 30}
-PAGES = ["pages/analyse.py", "pages/study.py", "pages/performance.py", "pages/model_card.py", "pages/audit.py"]
+PAGES = [f"app_pages/{name}.py" for name in ("analyse", "study", "performance", "model_card", "audit")]
 SCAN = encode(brain_slice(128, 160, seed=21))
 PATIENT_NAME = "Zażółć Müller"
 SIGN_INS = count()
@@ -83,7 +83,7 @@ def test_before_sign_in_every_page_shows_only_the_sign_in_button(open_app, page)
 
 
 def test_a_refused_account_reads_one_sentence_and_is_audited(open_app, audit_dir):
-    at = open_app(person("eve@evil-hospital.example"), "pages/model_card.py")
+    at = open_app(person("eve@evil-hospital.example"), "app_pages/model_card.py")
     assert_shows_nothing_else(at)
     assert [e.value for e in at.error] == [
         "Signed in as eve@evil-hospital.example, who is not allowed here; ask the service desk for access."]
@@ -99,7 +99,7 @@ def test_a_bad_access_setting_is_one_sentence_and_nothing_else(open_app):
 
 
 def test_a_session_idle_past_the_timeout_is_signed_out_and_audited(open_app, audit_dir):
-    at = open_app(person("a@hospital.example", signed_in_s_ago=31 * 60), "pages/model_card.py")
+    at = open_app(person("a@hospital.example", signed_in_s_ago=31 * 60), "app_pages/model_card.py")
     assert_shows_nothing_else(at)
     assert at.user == {"is_logged_in": False}
     assert rows(audit_dir)[["event", "detail"]].values.tolist() == [["sign_out", "no activity for 30 min"]]
@@ -107,7 +107,7 @@ def test_a_session_idle_past_the_timeout_is_signed_out_and_audited(open_app, aud
 
 def test_an_allowed_person_sees_the_pages_and_signs_in_once(open_app, audit_dir):
     user = person("Dr.Who@hospital.example")
-    at = open_app(user, "pages/model_card.py")
+    at = open_app(user, "app_pages/model_card.py")
     assert_no_exception(at)
     assert at.title[0].value == "Model card"
     assert at.sidebar.caption[0].value == "Signed in as Dr.Who@hospital.example"
@@ -115,11 +115,11 @@ def test_an_allowed_person_sees_the_pages_and_signs_in_once(open_app, audit_dir)
     assert rows(audit_dir)["event"].tolist() == ["sign_in"]
     assert rows(audit_dir)["detail"][0] == sign_in_detail(user)
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not an admin: no Audit page
-        at.switch_page("pages/audit.py")
+        at.switch_page("app_pages/audit.py")
 
 
 def test_sign_out_is_audited_and_ends_the_sign_in(open_app, audit_dir):
-    at = open_app(person("a@hospital.example"), "pages/model_card.py")
+    at = open_app(person("a@hospital.example"), "app_pages/model_card.py")
     at.sidebar.button(key="sign_out").click().run()
     assert at.user == {"is_logged_in": False}
     assert rows(audit_dir)["event"].tolist() == ["sign_out", "sign_in"]
@@ -142,7 +142,7 @@ def test_each_new_upload_is_audited_once_without_pixels_or_patient_details(open_
 
 def test_a_study_is_audited_once_with_the_digest_of_its_bytes(open_app, audit_dir):
     study = [("cube.nii", nifti_study(("I", "L", "P"))[0])]
-    at = open_app(person("a@hospital.example"), "pages/study.py")
+    at = open_app(person("a@hospital.example"), "app_pages/study.py")
     at.file_uploader(key="upload_study").set_value([(name, data, "application/octet-stream")
                                                     for name, data in study]).run()
     at.toggle(key="study_overlay").set_value(False).run()
@@ -156,7 +156,7 @@ def test_every_analysis_of_a_concurrent_load_test_is_recorded(monkeypatch, tiny_
     from training import load_test
 
     secrets = {"auth": AUTH, "access": ACCESS, "audit": {"folder": str(audit_dir)}}
-    monkeypatch.setattr("pages.access_ui.read_secrets", lambda: secrets)  # AppTest's own secrets are process-wide
+    monkeypatch.setattr("app_pages.access_ui.read_secrets", lambda: secrets)  # AppTest's own secrets are process-wide
 
     class SignedInAppTest(AppTest):
         @classmethod
@@ -194,7 +194,7 @@ def test_a_locked_audit_database_is_one_warning_and_the_analysis_still_shows(ope
 
 
 def test_an_admin_filters_the_audit_page(open_app, audit_dir):
-    at = open_app(person("chief@elsewhere.example", "mri-admins"), "pages/audit.py")
+    at = open_app(person("chief@elsewhere.example", "mri-admins"), "app_pages/audit.py")
     assert_no_exception(at)
     assert at.title[0].value == "Audit"
     assert at.dataframe[0].value["event"].tolist() == ["Signed in"]
@@ -205,7 +205,7 @@ def test_an_admin_filters_the_audit_page(open_app, audit_dir):
 
 def test_local_mode_says_so_in_the_sidebar_and_asks_nobody_to_sign_in(monkeypatch, tiny_weights):
     monkeypatch.setenv(WEIGHTS_ENV, str(tiny_weights))
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).switch_page("pages/model_card.py").run()
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).switch_page("app_pages/model_card.py").run()
     assert_no_exception(at)
     assert at.sidebar.caption[0].value == LOCAL_CAPTION == "local mode: no sign-in"
     assert not at.button and at.title[0].value == "Model card"

@@ -13,7 +13,7 @@ from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow through core.registry
 TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "code")
-PAGES = ["pages/analyse.py", "pages/performance.py", "pages/model_card.py"]
+PAGES = ["app_pages/analyse.py", "app_pages/performance.py", "app_pages/model_card.py"]
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def assert_no_exception(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
 
-@pytest.mark.parametrize("page", [*PAGES, "pages/study.py"])
+@pytest.mark.parametrize("page", [*PAGES, "app_pages/study.py"])
 def test_every_page_renders_without_any_card_and_names_the_training_commands(open_page, empty_weights, page):
     at = open_page(page, empty_weights)
     assert_no_exception(at)
@@ -85,7 +85,7 @@ def test_pages_render_complete_cards(open_page, full_weights, page):
 
 
 def test_performance_page_shows_every_model_section(open_page, full_weights):
-    at = open_page("pages/performance.py", full_weights)
+    at = open_page("app_pages/performance.py", full_weights)
     text = visible_text(at)
     for heading in ("Training curves", "Calibration", "Hyperparameter study", "Operating point per split",
                     "Overlap with expert masks", "Tumour drawn on slices without tumour"):
@@ -100,7 +100,7 @@ def test_performance_page_shows_every_model_section(open_page, full_weights):
 
 
 def test_performance_page_compares_the_guard_candidates_and_lists_held_out_kinds(open_page, full_weights):
-    at = open_page("pages/performance.py", full_weights)
+    at = open_page("app_pages/performance.py", full_weights)
     text = visible_text(at)
     assert "Shipped: head, C = 1, chosen because it flags most. Threshold 0.250" in text
     frames = [frame.value for frame in at.dataframe]
@@ -114,7 +114,7 @@ def test_performance_page_compares_the_guard_candidates_and_lists_held_out_kinds
 
 
 def test_performance_widgets_switch_normalisation_and_split(open_page, full_weights):
-    at = open_page("pages/performance.py", full_weights)
+    at = open_page("app_pages/performance.py", full_weights)
     at.toggle(key="confusion_normalise").set_value(True)
     at.selectbox(key="type_split").set_value("kaggle_deduplicated")
     at.selectbox(key="presence_split").set_value("lgg_test_patients")
@@ -124,7 +124,7 @@ def test_performance_widgets_switch_normalisation_and_split(open_page, full_weig
 
 
 def test_model_card_page_lists_recorded_commands(open_page, full_weights):
-    at = open_page("pages/model_card.py", full_weights)
+    at = open_page("app_pages/model_card.py", full_weights)
     codes = [c.value for c in at.code]
     assert "python -m training.tune_tumour_net --trials=3" in codes
     stages = "python -m training.train_tumour_net --image-size=192\npython -m training.train_tumour_net --epochs=3"
@@ -135,7 +135,7 @@ def test_gallery_says_why_when_the_data_set_is_elsewhere(open_page, full_weights
     card = json.loads((full_weights / "tumour_net.json").read_text())
     card["data"]["root"] = "moved"
     (full_weights / "tumour_net.json").write_text(json.dumps(card))
-    at = open_page("pages/performance.py", full_weights)
+    at = open_page("app_pages/performance.py", full_weights)
     assert_no_exception(at)
     assert f"The data set is not at {tmp_path / 'moved'}" in visible_text(at)
 

@@ -94,7 +94,7 @@ def test_study_upload_browse_slices_and_download_the_report(app_url, page, scree
     study = tmp_path / "cube.nii"
     study.write_bytes(nifti_study(("I", "L", "P"))[0])
     page.goto(app_url)
-    # the navigation is app.py's once the default page is drawn (before that Streamlit lists the pages/ files)
+    # the navigation is app.py's once the default page is drawn (before that Streamlit lists the app_pages/ files)
     expect(page.get_by_role("heading", name="Analyse")).to_be_visible(timeout=RESULT_MS)
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Study").click()
     expect(page.get_by_role("heading", name="Study", exact=True)).to_be_visible(timeout=RESULT_MS)
@@ -118,3 +118,17 @@ def test_study_upload_browse_slices_and_download_the_report(app_url, page, scree
     assert_no_exception(page)
     snap(page, screens / "7_study.png")
     assert download(page, "Download study report (PDF)").startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(("path", "heading"), [("performance", "Model performance"), ("model_card", "Model card")])
+def test_a_deep_link_on_a_fresh_server_shows_the_page_inside_the_app_frame(app_url, page, screens, path, heading):
+    """The first request of a new server goes straight to a page: it must still run through app.py (navigation,
+    sidebar, sign-in gate), which Streamlit's legacy ``pages/`` folder discovery would bypass."""
+    page.goto(f"{app_url}/{path}")
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=RESULT_MS)
+    navigation = page.get_by_test_id("stSidebarNav")
+    expect(navigation.get_by_text("Analyse", exact=True)).to_be_visible()
+    expect(navigation.get_by_text("Model performance", exact=True)).to_be_visible()
+    expect(page.get_by_text("local mode: no sign-in")).to_be_visible()
+    assert navigation.get_by_text("access ui").count() == 0
+    snap(page, screens / f"deep_link_{path}.png")

@@ -1,7 +1,7 @@
 """The PACS page (AppTest): one sentence without a configured PACS, and against a real Orthanc the search table, the
 series table, "Analyse" and "Send results to PACS", a non-MR series and a wrong password; credentials never shown.
 
-Runs the page on its own (``pages/pacs.py``); the Orthanc parts skip where Orthanc is not installed.
+Runs the page on its own (``app_pages/pacs.py``); the Orthanc parts skip where Orthanc is not installed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from core.pacs.client import PacsClient
 from core.pacs.connection import read_config
 
 TIMEOUT = 90  # "Analyse" imports TensorFlow and loads the network on its first click
-PAGE = "../pages/pacs.py"
+PAGE = "../app_pages/pacs.py"
 VARIABLES = ("DICOMWEB_URL", "DICOMWEB_USERNAME", "DICOMWEB_PASSWORD", "DICOMWEB_TOKEN", "DICOMWEB_CA_BUNDLE")
 
 

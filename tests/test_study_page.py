@@ -32,7 +32,7 @@ from core.study.upload import ACCEPTED_STUDY, read_study
 from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the network
-PAGE = "pages/study.py"
+PAGE = "app_pages/study.py"
 CUBE = [("cube.nii", nifti_study(("I", "L", "P"))[0])]
 GAP_NOTE_START = "Slices are missing between"
 

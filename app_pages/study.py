@@ -5,15 +5,15 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app_pages.access_ui import audit_study, audited_download
+from app_pages.analysis_ui import patient_ui, tumour_network
+from app_pages.common import load_cards
 from core.errors import InputError
 from core.figures import make_probability_figure
 from core.study import view as sv
 from core.study.report import view_report_pdf
 from core.study.series import SeriesInfo
 from core.study.upload import ACCEPTED_STUDY, list_series
-from pages.access_ui import audit_study, audited_download
-from pages.analysis_ui import patient_ui, tumour_network
-from pages.common import load_cards
 
 LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = ("The study could not be analysed because of an internal error; please try another upload or report "

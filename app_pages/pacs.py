@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app_pages.access_ui import audit_study, current_viewer, read_secrets, record
+from app_pages.analysis_ui import tumour_network
+from app_pages.common import load_cards
 from core import audit
 from core.cards import TUMOUR_NET, weights_dir
 from core.errors import InputError
@@ -18,9 +21,6 @@ from core.pacs.export import read_model_version, send_results
 from core.pacs.study import fetch_and_analyse, parse_instance_numbers
 from core.study import view as sv
 from core.study.report import summary_sentence
-from pages.access_ui import audit_study, current_viewer, read_secrets, record
-from pages.analysis_ui import tumour_network
-from pages.common import load_cards
 
 LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = "The PACS request failed because of an internal error; please try again or report this."

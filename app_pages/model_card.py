@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from app_pages.common import load_cards
 from core import summaries
 from core.cards import MODELS, TUMOUR_NET
-from pages.common import load_cards
 
 DATA_SOURCES = [
     ("Brain Tumor MRI Dataset (M. Nickparvar, Kaggle), merging figshare (Cheng et al.), SARTAJ and Br35H",

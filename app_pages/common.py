@@ -6,10 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.access_ui import account_ui
 from core.access import Viewer
 from core.cards import MODELS, TUMOUR_NET, file_sha256, read_cards, weights_dir
 from core.summaries import DISCLAIMER, format_date, headline_metrics, is_installed
-from pages.access_ui import account_ui
 
 
 @st.cache_data(show_spinner=False)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.common import missing_model_info
 from core import session_results as sr
 from core.cards import TUMOUR_NET, weights_dir
 from core.registry import LoadedModel, load_available_models
 from core.report import PATIENT_LABELS, PatientFields
-from pages.common import missing_model_info
 
 
 @st.cache_resource(show_spinner="Loading the models…")

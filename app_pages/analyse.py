@@ -5,6 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.access_ui import audit_analyses, audited_download
+from app_pages.analysis_ui import load_models, patient_ui
+from app_pages.common import load_cards, missing_model_info
 from core import session_results as sr
 from core.cards import MODELS, TUMOUR_NET, weights_dir
 from core.figures import make_probability_figure
@@ -17,9 +20,6 @@ from core.registry import ModelMissingError
 from core.report import PatientFields
 from core.summaries import class_label
 from core.uncertainty import describe_spread
-from pages.access_ui import audit_analyses, audited_download
-from pages.analysis_ui import load_models, patient_ui
-from pages.common import load_cards, missing_model_info
 
 LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = "{name} could not be analysed because of an internal error; please try another file or report this."
