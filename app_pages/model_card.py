@@ -13,6 +13,10 @@ DATA_SOURCES = [
     ("LGG Segmentation Dataset kaggle_3m (Buda et al. 2019; TCGA-LGG via TCIA), FLAIR slices with masks",
      "type (tumour slices as glioma, empty ones as no tumour) and segmentation, split by patient",
      "CC BY-NC-SA 4.0, as reported by the uploader"),
+    ("brain-mri-other: Alzheimer's T1 (Kaggle via Pinkshepz/Alzheimers-Class) and BraTS 2023 glioma FLAIR (via "
+     "sarah-antillia); its other sources (IXI, full-head stroke T1W, BraTS 2018, metastases T2W, TCGA-DU-7294) are "
+     "held out", "validation only: choosing the training epoch (a third of the score) and the guard; never trained on",
+     "as stated by each source (BraTS / TCIA / IXI terms; some state none)"),
 ]
 
 CAVEATS = [
@@ -21,7 +25,9 @@ CAVEATS = [
     "Each prediction looks at one 2D slice; neighbouring slices, other sequences and the clinical history are not "
     "seen.",
     "Kaggle and BRISC images are mostly T1 contrast-enhanced; the LGG set is FLAIR. Other sequences, scanners and "
-    "paediatric scans are outside what the network was trained on.",
+    "paediatric scans are outside what the network was trained on; scanner-like augmentation (skull stripping, "
+    "contrast curves, bias fields, lower resolution, noise) narrows that gap without closing it (see the external "
+    "test on the Model performance page).",
     "Presence is one minus the probability of no tumour, so it inherits every error of the type head; the mask is "
     "hidden whenever presence is negative, so a missed tumour also has no outline.",
     "Kaggle images are JPEG screenshots of varied provenance (compression, windowing, annotations, resolution), "

@@ -34,26 +34,22 @@ from training.tumour_data import BRISC_ROOT, LGG_ROOT, EpochBatches, SliceArrays
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = REPO_ROOT / "runs"
 MODEL_NAME = "tumour_net"
-PLAIN = ("--appearance=false", "--other-validation=false")
-"""Stages before stage 4 ran with the mild augmentation alone and validated on Kaggle, BRISC and LGG only."""
 EARLIER_STAGES = {
     "tumour_net_192": ("--image-size=192", "--pooling=gap", "--warm-start=", "--learning-rate=0.002", "--epochs=24",
-                       "--patience=6", *PLAIN, "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192"),
+                       "--patience=6", "--run-dir=runs/tumour_net_192", "--out=runs/tumour_net_192"),
     "tumour_net_224": ("--warm-start=runs/tumour_net_192/tumour_net.keras", "--learning-rate=0.001", "--epochs=18",
-                       "--patience=18", *PLAIN, "--run-dir=runs/tumour_net_224", "--out=runs/tumour_net_224"),
-    "tumour_net_finetune": ("--warm-start=runs/tumour_net_224/tumour_net.keras", "--epochs=12", "--patience=6",
-                            *PLAIN, "--run-dir=runs/tumour_net_finetune", "--out=runs/tumour_net_finetune"),
+                       "--patience=18", "--run-dir=runs/tumour_net_224", "--out=runs/tumour_net_224"),
 }
 """The stages before the shipped one, by run folder, in order, as flags over the defaults. Stage 1: 24 epochs from
 scratch at 192 px with a plain global-average type head. Stage 2 (progressive resizing): 224 px with the mask-pooled
 type head, every weight but the last dense layer copied from stage 1; its first epochs at the peak learning rate score
-below the seed, so it never stops early (patience = epochs). Stage 3: stage 2 fine-tuned, type head included, at a
-third of its learning rate."""
-WARM_START = "runs/tumour_net_finetune/tumour_net.keras"
-"""Stage 4 (the defaults, the shipped network) fine-tunes stage 3's network (path relative to the repository) with
-scanner-like appearance augmentation (:mod:`training.appearance`), chosen on validation that adds the
-``brain-mri-other`` validation sources (:mod:`training.brain_other_data`). Its first epochs under the new augmentation
-may score below the seed, so it never stops early (patience = epochs)."""
+below the seed, so it never stops early (patience = epochs)."""
+WARM_START = "runs/tumour_net_224/tumour_net.keras"
+"""Stage 3 (the defaults, the shipped network) fine-tunes stage 2's network (path relative to the repository), type
+head included, at a third of its learning rate. ``--appearance`` (scanner-like augmentation, :mod:`training.appearance`)
+and ``--other-validation`` (the ``brain-mri-other`` validation sources in the monitor,
+:mod:`training.brain_other_data`) are off for it; the README gives the command of the experiment that turned them
+on (``weights/experiments/``)."""
 
 
 @dataclass(frozen=True)
@@ -71,14 +67,14 @@ class TumourNetConfig:
     label_smoothing: float = 0.1
     mask_loss_weight: float = 1.0
     batch_size: int = 32
-    epochs: int = 8
+    epochs: int = 12
     warmup_epochs: int = 1
-    patience: int = 8
+    patience: int = 6
     val_fraction: float = 0.1
     seed: int = 42
     mixed_precision: bool = True
-    appearance: bool = True
-    other_validation: bool = True
+    appearance: bool = False
+    other_validation: bool = False
 
     @property
     def spec(self) -> InputSpec:
