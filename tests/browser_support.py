@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,19 +34,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    """Poll Streamlit's health endpoint until it answers "ok"; fail with the server log if it never does."""
-    deadline = time.monotonic() + STARTUP_S
+def wait_until_answering(name: str, process: subprocess.Popen, log: Path, answers: Callable[[], bool],
+                         timeout_s: float = STARTUP_S) -> None:
+    """Poll ``answers`` (False or an OSError while the server starts) until it is True; fail with the server's log
+    if the process exits or ``timeout_s`` passes first."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}:\n{log.read_text()}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
+            if answers():
+                return
         except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"streamlit did not answer within {STARTUP_S} s:\n{log.read_text()}")
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"{name} did not answer within {timeout_s} s:\n{log.read_text()}")
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    """Poll Streamlit's health endpoint until it answers "ok"."""
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+
+    wait_until_answering("streamlit", server, log, healthy)
 
 
 @contextmanager

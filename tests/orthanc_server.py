@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from browser_support import free_port
+from browser_support import free_port, wait_until_answering
 from pydicom.uid import generate_uid
 from study_builders import SLICES, series_files
 
@@ -90,16 +89,8 @@ def running_orthanc(folder: Path) -> Iterator[Orthanc]:
 
 
 def _wait_until_up(server: Orthanc, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"Orthanc exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(f"{server.rest_url}/system", auth=(server.username, server.password), timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    pytest.fail(f"Orthanc did not answer within {STARTUP_S} s:\n{log.read_text()}")
+    wait_until_answering("Orthanc", process, log, lambda: requests.get(
+        f"{server.rest_url}/system", auth=(server.username, server.password), timeout=2).ok, STARTUP_S)
 
 
 def load_synthetic_study(server: Orthanc, patient_id: str, patient_name: str, study_date: str,

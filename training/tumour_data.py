@@ -232,9 +232,10 @@ class EpochBatches:
     def __init__(self, arrays: SliceArrays, batch_size: int, augment: bool = True, appearance: bool = False) -> None:
         self.size, self.batch_size, self.augment, self.appearance = len(arrays.x), batch_size, augment, appearance
         self.images = tf.constant(arrays.x)
-        # The head outline rides along as a third channel, so geometric moves keep it on its image.
-        heads = head_masks(arrays.x) if appearance else np.zeros_like(arrays.masks)
-        self.masks = tf.constant(np.concatenate([arrays.masks, heads], axis=-1))
+        # With appearance changes the head outline rides along as a second mask channel, so geometric moves keep it
+        # on its image; without them there is nothing to carry.
+        masks = np.concatenate([arrays.masks, head_masks(arrays.x)], axis=-1) if appearance else arrays.masks
+        self.masks = tf.constant(masks)
         self.one_hot = tf.constant(np.eye(len(CLASS_NAMES), dtype=np.float32)[arrays.labels])
         self.known = tf.constant(arrays.mask_known.astype(np.float32))
 
