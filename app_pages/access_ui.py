@@ -18,6 +18,7 @@ import streamlit as st
 
 from core import access, audit
 from core.cards import weights_dir
+from core.installed import weights_stamp
 
 LOG = logging.getLogger(__name__)
 VIEWER = "viewer"
@@ -165,7 +166,7 @@ def _covering(results: Sequence[Any] = (), files: Sequence[tuple[str, bytes]] = 
 
 def _versions() -> dict[str, dict[str, str]]:
     folder = weights_dir()
-    return _model_versions(str(folder), audit.versions_stamp(folder))
+    return _model_versions(str(folder), weights_stamp(folder))
 
 
 def audit_analyses(results: Sequence[Any], choices: Mapping[str, Any]) -> None:

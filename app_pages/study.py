@@ -1,74 +1,25 @@
-"""Study: a whole NIfTI volume or DICOM series: tumour volume, slice browser, per-slice curve and a 3D view."""
+"""Study: a whole NIfTI volume or DICOM series: tumour volume, slice browser, per-slice curve and a 3D view.
 
-import logging
-from collections.abc import Callable
+Like the Analyse page, the uploader is drawn before TensorFlow is imported; the results module imports it once the
+background load (:mod:`app_pages.analysis_ui`) is done.
+"""
 
 import streamlit as st
 
-from app_pages.access_ui import audit_study, audited_download
-from app_pages.analysis_ui import patient_ui, tumour_network
-from app_pages.common import load_cards
-from core.errors import InputError
-from core.figures import make_probability_figure
-from core.study import view as sv
-from core.study.report import view_report_pdf
-from core.study.series import SeriesInfo
-from core.study.upload import ACCEPTED_STUDY, list_series
-
-LOG = logging.getLogger(__name__)
-INTERNAL_ERROR = ("The study could not be analysed because of an internal error; please try another upload or report "
-                  "this.")
+from app_pages.analysis_ui import start_model_load, tumour_network
+from core.study.upload import ACCEPTED_STUDY
 
 
-def remembered(slot: str, key: tuple, compute: Callable):
-    """``compute()`` once per ``key`` in this session; only the latest key is kept, so an old study frees its memory.
+def results_ui(uploads: list) -> None:
+    model, stamp = tumour_network()
+    from app_pages.study_results import render  # imports TensorFlow, which the load above has imported already
 
-    Slider moves and toggles rerun the page with the same key, so they never read or analyse the upload again.
-    """
-    held = st.session_state.get(slot)
-    if held is None or held[0] != key:
-        st.session_state[slot] = (key, compute())
-    return st.session_state[slot][1]
-
-
-def series_picker_ui(series: list[SeriesInfo]) -> str | None:
-    """The UID of the series to analyse: the only one, or the user's choice among several (None until chosen)."""
-    if len(series) <= 1:
-        return None
-    described = {info.uid: f"{info.description} · {info.slices} images · UID …{info.uid[-8:]}" for info in series}
-    return st.selectbox(f"This upload holds {len(series)} DICOM series; choose the one to analyse", list(described),
-                        index=None, format_func=described.get, placeholder="Choose a series", key="study_series")
-
-
-def metrics_ui(measures: list[sv.Measure]) -> None:
-    for start in range(0, len(measures), 3):
-        for column, measure in zip(st.columns(3), measures[start : start + 3], strict=False):
-            column.metric(measure.label, measure.value, measure.detail, delta_color="off", delta_arrow="off",
-                          border=True)
-
-
-@st.fragment
-def slice_browser_ui(view: sv.StudyView) -> None:
-    """Slider, overlay and heatmap toggles, the shown slice and the curve; a move reruns only this part."""
-    controls = st.columns([4, 1.5, 2])
-    index = view.focus_slice
-    if view.slices > 1:
-        index = controls[0].slider("Slice", 0, view.slices - 1, index, key=f"study_slice_{view.key[:16]}")
-    show = controls[1].toggle("Tumour overlay", value=True, key="study_overlay")
-    cam = controls[2].toggle("Heatmap of this slice", key="study_heatmap",
-                             help=f"{view.heatmap_method} for the shown slice, computed when asked for.")
-    st.caption(sv.slice_caption(view, index))
-    for column, panel in zip(st.columns(3), sv.slice_panels(view, index, show, cam), strict=False):
-        if panel.image is None:
-            column.info(panel.note)
-            column.caption(panel.caption)
-        else:
-            column.image(panel.image, caption=panel.caption, width="stretch")
-    st.plotly_chart(sv.slice_curve_figure(view, index), theme=None, key="study_curve")
+    render(uploads, model, stamp)
 
 
 st.title("Study")
-model, stamp = tumour_network()
+if not start_model_load():
+    st.stop()
 uploads = st.file_uploader("A whole study", key="upload_study", accept_multiple_files=True,
                            help="Files stay in this session's memory and are never saved.")
 if not uploads:
@@ -76,42 +27,4 @@ if not uploads:
         st.session_state.pop(slot, None)
     st.info(f"Upload {ACCEPTED_STUDY} to see the tumour volume, every slice and a 3D view.")
     st.stop()
-
-files = [(upload.name, upload.getvalue()) for upload in uploads]
-key = sv.upload_key(files)
-try:
-    series = remembered("study_series_list", (key,), lambda: list_series(files))
-    uid = series_picker_ui(series)
-    if len(series) > 1 and uid is None:
-        view = None
-    else:
-        with st.spinner("Analysing every slice…"):
-            view = remembered("study_view", (key, uid, stamp), lambda: sv.open_study(files, model, uid))
-except InputError as err:
-    st.error(str(err))
-    st.stop()
-except Exception as err:  # a bug, not a bad upload: one sentence for the user, only the type in the log
-    LOG.error("Analysing a study failed with %s", type(err).__name__)
-    st.error(INTERNAL_ERROR)
-    st.stop()
-if view is None:
-    st.info("Choose a series to see its tumour volume, every slice and a 3D view.")
-    st.stop()
-audit_study(view, files)
-
-st.caption(view.description)
-if view.result.geometry_note:
-    st.warning(view.result.geometry_note, icon=":material/straighten:")
-metrics_ui(sv.study_measures(view.volume, view.result))
-st.plotly_chart(make_probability_figure(view.result.probabilities, "Tumour type over the tumour-bearing slices"),
-                theme=None, key="study_type")
-st.subheader("Slices")
-slice_browser_ui(view)
-st.subheader("3D view")
-st.plotly_chart(view.surface_figure, theme=None, key="study_3d")
-patient = patient_ui()
-st.download_button("Download study report (PDF)", mime="application/pdf", key="download_study_pdf",
-                   data=audited_download(lambda: view_report_pdf(view, patient, load_cards()),
-                                         "brain_mri_study_report.pdf", files=files),
-                   file_name="brain_mri_study_report.pdf", icon=":material/picture_as_pdf:",
-                   on_click="ignore")
+results_ui(uploads)

@@ -5,40 +5,40 @@
     python -m core report PATH [PATH ...] --out report.pdf [--patient-name ...]
     python -m core volume PATH [PATH ...] [--json OUT.json] [--mask-out mask.nii.gz] [--series UID]
     python -m core pacs --url URL --study UID [--series UID] [--store] [--json OUT.json]
+
+Only the chosen command's module is imported (each has ``add_arguments(parser)`` and ``run(args, parser)``), so a
+command never waits for the libraries of another (the PACS client, nibabel, Ray).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 
-from core.pacs.cli import add_pacs_parser, pacs_from_args
-from core.predict_cli import add_predict_parser, predict_from_args
-from core.report_cli import add_patient_arguments, build_report_for_files, patient_from_args
-from core.study.cli import add_volume_parser, volume_from_args
+COMMANDS = {
+    "predict": ("core.predict_cli", "analyse slices and write one JSON object per file"),
+    "report": ("core.report_cli", "analyse slices and write one PDF report"),
+    "volume": ("core.study.cli", "analyse whole studies (NIfTI volumes, DICOM series) in 3D"),
+    "pacs": ("core.pacs.cli", "analyse series of a study on a PACS (DICOMweb) and send results back"),
+}
+"""Subcommand -> (module, one-line help)."""
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m core", description="Brain-tumour MRI analysis from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = add_predict_parser(commands)
-    report = commands.add_parser("report", help="analyse slices and write one PDF report")
-    report.add_argument("paths", nargs="+", type=Path, help="image files or folders (walked recursively)")
-    report.add_argument("--out", type=Path, required=True, help="where to write the PDF")
-    report.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
-    add_patient_arguments(report)
-    add_volume_parser(commands)
-    add_pacs_parser(commands)
-    args = parser.parse_args(argv)
-    if args.command == "volume":
-        volume_from_args(args)
-    elif args.command == "pacs":
-        pacs_from_args(args)
-    elif args.command == "report":
-        build_report_for_files(args.paths, args.out, patient_from_args(args), args.weights)
-    else:
-        predict_from_args(args, predict)
+    chosen = None
+    for name, (module_name, summary) in COMMANDS.items():
+        command = commands.add_parser(name, help=summary, description=summary)
+        if argv[:1] == [name]:
+            chosen = importlib.import_module(module_name), command
+            chosen[0].add_arguments(command)
+    args = parser.parse_args(argv)  # --help, no command or an unknown one: argparse answers and exits here
+    module, command = chosen
+    module.run(args, command)
     return 0
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from core.cards import file_sha256, read_evaluation
+from core.installed import MODEL_SUFFIXES
 from core.summaries import format_date
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ AUDIT_FILE = "audit.sqlite3"
 BUSY_TIMEOUT_MS = 4
 """Longest wait for a lock held by another process before the write gives up with one warning: short, so even a
 locked database slows an analysis by under 5 ms; the page keeps the row and writes it on a later run."""
-MODEL_SUFFIXES = (".keras", ".npz")
 """Files whose bytes are a model version: the network and the input guard's arrays."""
 EVENTS = {
     "sign_in": "Signed in", "sign_out": "Signed out", "refused": "Refused entry",
@@ -210,12 +210,6 @@ def audit_folder(secrets: Mapping[str, Any]) -> Path:
     """``[audit] folder`` of the secrets, else :data:`AUDIT_DIR`."""
     folder = (secrets.get("audit") or {}).get("folder")
     return Path(folder) if folder else AUDIT_DIR
-
-
-def versions_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """(name, mtime, size) of every model file and card: :func:`model_versions` changes only when this does."""
-    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in Path(folder).iterdir()
-                        if p.suffix in (*MODEL_SUFFIXES, ".json")))
 
 
 def model_versions(folder: Path) -> dict[str, dict[str, str]]:

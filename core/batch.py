@@ -21,6 +21,7 @@ from core.analysis import Analysis, analyze
 from core.cards import MODELS, TUMOUR_NET
 from core.errors import InputError
 from core.gradcam import gradcam_heatmap
+from core.installed import models_present
 from core.io import ScanSlice, read_scan
 from core.ood import OodDetector, load_available_detector
 from core.registry import LoadedModel, load_available_models
@@ -198,8 +199,7 @@ def require_models(folder: Path) -> None:
     Raises:
         SystemExit: no model of :data:`core.cards.MODELS` is in ``folder`` with both its ``.keras`` and its card.
     """
-    if not any((Path(folder) / f"{name}.keras").is_file() and (Path(folder) / f"{name}.json").is_file()
-               for name in MODELS):
+    if not models_present(folder):
         raise SystemExit(f"No models found in {folder}; train one with `{MODELS[TUMOUR_NET]['train']}`.")
 
 

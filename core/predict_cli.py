@@ -29,9 +29,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_predict_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """The ``predict`` subcommand and its options, for :func:`core.__main__.main`."""
-    parser = commands.add_parser("predict", help="analyse slices and write one JSON object per file")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the ``predict`` subcommand (:data:`core.__main__.COMMANDS`)."""
     parser.add_argument("paths", nargs="*", type=Path, help="image files or folders (walked recursively)")
     parser.add_argument("--manifest", type=Path, metavar="LIST",
                         help="also analyse the files a .csv or .parquet manifest lists in its 'path' column")
@@ -48,7 +47,6 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> argparse.Argumen
                                           "of starting one on this machine")
     parser.add_argument("--workers", type=_positive_int, help="with --engine ray: number of actors, one CPU each "
                                                               "(default: every CPU of the cluster)")
-    return parser
 
 
 def make_engine(name: str, folder: Path, folders: ImageFolders, address: str | None = None,
@@ -62,7 +60,7 @@ def make_engine(name: str, folder: Path, folders: ImageFolders, address: str | N
     return functools.partial(analyse_locally, folder=folder, folders=folders)
 
 
-def predict_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Run the subcommand with parsed arguments; wrong combinations stop with one sentence from ``parser``."""
     if not args.paths and args.manifest is None:
         parser.error("give image files or folders, or --manifest LIST.csv.")

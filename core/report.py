@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from core.analysis import Analysis
 from core.cards import MODELS, TUMOUR_NET
 from core.findings import LOW_CONFIDENCE, describe_findings, format_percent
 from core.overlay import overlay_heatmap, overlay_mask, to_rgb
+from core.patient import PatientFields
 from core.summaries import DISCLAIMER, NOT_AVAILABLE, class_label, dig, format_date, format_value
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
@@ -56,16 +57,6 @@ GREY = (90, 90, 90)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(232, 232, 232))
 EMPHASIS = FontFace(emphasis="BOLD")
 
-PATIENT_LABELS = {
-    "name": "Patient name",
-    "patient_id": "Patient ID",
-    "birth_date": "Date of birth",
-    "study_date": "Study date",
-    "referring_physician": "Referring physician",
-    "notes": "Notes",
-}
-"""Report label of each :class:`PatientFields` field, in the order they are printed."""
-
 PERFORMANCE = {
     TUMOUR_NET: [
         ("type: official test accuracy", ("type", "test", "kaggle_official", "accuracy"), "percent"),
@@ -82,23 +73,6 @@ PERFORMANCE = {
     ],
 }
 """Per model: (label, path into its card, format) of the results printed in the model block."""
-
-
-@dataclass(frozen=True)
-class PatientFields:
-    """Optional patient and study details typed in by the user; all empty gives a de-identified report."""
-
-    name: str = ""
-    patient_id: str = ""
-    birth_date: str = ""
-    study_date: str = ""
-    referring_physician: str = ""
-    notes: str = ""
-
-    def filled(self) -> list[tuple[str, str]]:
-        """(label, value) of every field that was given, surrounding whitespace removed."""
-        return [(PATIENT_LABELS[f.name], getattr(self, f.name).strip())
-                for f in fields(self) if getattr(self, f.name).strip()]
 
 
 @dataclass

@@ -11,28 +11,31 @@ from tqdm import tqdm
 from core.batch import analyze_file, expand_paths
 from core.cards import MODELS, TUMOUR_NET, read_cards, weights_dir
 from core.gradcam import default_method, gradcam_heatmap
+from core.patient import PATIENT_FIELDS, PatientFields
 from core.registry import load_available_models
-from core.report import PatientFields, build_report, make_report_slice, read_app_version
-
-PATIENT_FLAGS = {
-    "name": ("--patient-name", "patient's name as it should print (any script, e.g. 'Zażółć Müller')"),
-    "patient_id": ("--patient-id", "hospital or study ID"),
-    "birth_date": ("--birth-date", "date of birth, as it should print"),
-    "study_date": ("--study-date", "date of the MRI study, as it should print"),
-    "referring_physician": ("--referring-physician", "who asked for the study"),
-    "notes": ("--notes", "free text printed with the patient details"),
-}
-""":class:`PatientFields` field -> (flag, help); all are optional and an empty report says "De-identified"."""
+from core.report import build_report, make_report_slice, read_app_version
 
 
 def add_patient_arguments(parser: argparse.ArgumentParser) -> None:
     """The optional patient and study flags of the ``report`` command."""
-    for field, (flag, help_text) in PATIENT_FLAGS.items():
-        parser.add_argument(flag, dest=field, default="", help=help_text)
+    for name, field in PATIENT_FIELDS.items():
+        parser.add_argument(field.flag, dest=name, default="", help=field.help)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the ``report`` subcommand (:data:`core.__main__.COMMANDS`)."""
+    parser.add_argument("paths", nargs="+", type=Path, help="image files or folders (walked recursively)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the PDF")
+    parser.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
+    add_patient_arguments(parser)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> list[str]:
+    return build_report_for_files(args.paths, args.out, patient_from_args(args), args.weights)
 
 
 def patient_from_args(args: argparse.Namespace) -> PatientFields:
-    return PatientFields(**{field: getattr(args, field) for field in PATIENT_FLAGS})
+    return PatientFields(**{name: getattr(args, name) for name in PATIENT_FIELDS})
 
 
 def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields | None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,9 @@ from core.io import ScanSlice, SliceChoice, VolumeInfo, describe_volume, read_sc
 from core.metrics import dice_score
 from core.ood import OodDetector
 from core.overlay import overlay_heatmap, overlay_mask, to_rgb
+from core.patient import PatientFields
 from core.registry import LoadedModel
-from core.report import PatientFields, build_report, make_report_slice, read_app_version
+from core.report import build_report, make_report_slice, read_app_version
 from core.summaries import class_label
 
 PREDICTED_CLASS = "predicted class"
@@ -86,12 +86,6 @@ class Panel:
 def content_digest(data: bytes) -> str:
     """SHA-256 of a file's bytes: the cache key, so a re-upload under another name is not analysed twice."""
     return hashlib.sha256(data).hexdigest()
-
-
-def weights_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """(name, mtime, size) of every model and card file, so caches refresh when a training run replaces one."""
-    files = sorted([*Path(folder).glob("*.keras"), *Path(folder).glob("*.json")])
-    return tuple((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
 
 
 def describe_upload(data: bytes, filename: str) -> VolumeInfo | None:

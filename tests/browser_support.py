@@ -6,80 +6,40 @@ Playwright is imported where it is used, so a test module can ``pytest.importors
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-STARTUP_S = 60
+from training import browser
+from training.browser import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, VIEWPORT
+from training.browser import free_port as free_port  # for the test modules and the Orthanc fixture
+
 RESULT_MS = 60_000
 """Longest wait for a rerun that loads TensorFlow and the models (the first upload)."""
-VIEWPORT = {"width": 1440, "height": 900}
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_answering(name: str, process: subprocess.Popen, log: Path, answers: Callable[[], bool],
                          timeout_s: float = STARTUP_S) -> None:
-    """Poll ``answers`` (False or an OSError while the server starts) until it is True; fail with the server's log
-    if the process exits or ``timeout_s`` passes first."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{name} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if answers():
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"{name} did not answer within {timeout_s} s:\n{log.read_text()}")
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    """Poll Streamlit's health endpoint until it answers "ok"."""
-    def healthy() -> bool:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-
-    wait_until_answering("streamlit", server, log, healthy)
+    """:func:`training.browser.wait_until_answering`, failing the test (with the server's log) instead."""
+    try:
+        browser.wait_until_answering(name, process, log, answers, timeout_s)
+    except browser.ServerError as err:
+        pytest.fail(str(err))
 
 
 @contextmanager
 def streamlit_server(env: Mapping[str, str], log: Path, *options: str, port: int | None = None) -> Iterator[str]:
-    """``streamlit run app.py`` from the repository (so its ``.streamlit/config.toml`` applies) with ``options``;
-    yields its URL, stops it afterwards and fails when its log shows a traceback."""
-    port = port or free_port()
-    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app.py", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false", *options]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(command, cwd=REPO, env=dict(env), stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """The URL of :func:`training.browser.streamlit_process`; the test fails when the server's log shows a
+    traceback, or when it does not start."""
     try:
-        wait_until_healthy(url, server, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        with browser.streamlit_process(env, log, *options, port=port) as server:
+            yield server.url
+    except browser.ServerError as err:
+        pytest.fail(str(err))
     assert "Traceback" not in log.read_text(), log.read_text()
 
 

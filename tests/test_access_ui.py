@@ -152,29 +152,6 @@ def test_a_study_is_audited_once_with_the_digest_of_its_bytes(open_app, audit_di
     assert '"tumour_volume_ml":' in studies.iloc[0].answer
 
 
-def test_every_analysis_of_a_concurrent_load_test_is_recorded(monkeypatch, tiny_weights, audit_dir):
-    from training import load_test
-
-    secrets = {"auth": AUTH, "access": ACCESS, "audit": {"folder": str(audit_dir)}}
-    monkeypatch.setattr("app_pages.access_ui.read_secrets", lambda: secrets)  # AppTest's own secrets are process-wide
-
-    class SignedInAppTest(AppTest):
-        @classmethod
-        def from_file(cls, *args, **kwargs) -> AppTest:
-            at = super().from_file(*args, **kwargs)
-            at.user = person(f"user{next(SIGN_INS)}@hospital.example")
-            return at
-
-    monkeypatch.setattr(load_test, "AppTest", SignedInAppTest)
-    config = load_test.LoadConfig(sessions=3, rounds=2, image_size=96)
-    summary = load_test.run_load_test(tiny_weights, config)
-    assert summary["sessions_ok"] == 3, summary["problems"]
-    analyses = rows(audit_dir).query("event == 'analysis'")
-    assert sorted(analyses["file_name"]) == sorted(load_test.make_upload(session, round_, 0, 96)[0]
-                                                   for session in range(3) for round_ in range(2))
-    assert analyses["user"].nunique() == 3 and (rows(audit_dir)["event"] == "sign_in").sum() == 3
-
-
 def test_a_locked_audit_database_is_one_warning_and_the_analysis_still_shows(open_app, audit_dir):
     at = open_app(person("a@hospital.example"))
     holder = sqlite3.connect(audit_dir / AUDIT_FILE, isolation_level=None)

@@ -40,7 +40,7 @@ def test_epoch_batches_with_appearance_keep_masks_binary_and_repeat_with_the_see
     masks = np.zeros((8, SIZE, SIZE, 1), np.uint8)
     masks[:, 10:30, 10:30] = 1
     arrays = SliceArrays((0.1 + 0.8 * masks).astype(np.float16), np.zeros(8, np.int32), masks, np.ones(8, bool), [])
-    batches = EpochBatches(arrays, batch_size=8, appearance=True)
+    batches = EpochBatches(arrays, batch_size=8, appearance=1.0)
     (images, targets), (again, _) = next(iter(batches.epoch(4))), next(iter(batches.epoch(4)))
     np.testing.assert_array_equal(images.numpy(), again.numpy())
     assert set(np.unique(targets["mask"].numpy()[..., 0])) <= {0.0, 1.0}
@@ -59,3 +59,16 @@ def test_skull_stripping_blackens_the_rim_of_the_head_on_some_images_only() -> N
     assert 0.1 < stripped.mean() < 0.6  # PROBABILITIES["skull_strip"] of the images, give or take
     assert (changed[stripped][:, radius < 10].mean(axis=1) > 0.1).all()  # the brain is kept
     assert (random_appearance(images, tf.constant([1, 1], tf.int64)).numpy()[:, rim, 0].mean(axis=1) >= 0.15).all()
+
+
+def test_the_scale_makes_changes_rarer_and_zero_turns_them_off() -> None:
+    images = ramp_batch(256)
+    seed = tf.constant([5, 3], tf.int64)
+
+    def changed_share(scale: float) -> float:
+        out = random_appearance(images, seed, scale=scale).numpy()
+        return float((np.abs(out - images.numpy()).max(axis=(1, 2, 3)) > 1e-3).mean())
+
+    full, half = changed_share(1.0), changed_share(0.5)
+    assert changed_share(0.0) == 0.0
+    assert 0.3 * full < half < 0.85 * full

@@ -24,7 +24,7 @@ from study_builders import CUBE_SLICES, CUBE_VOXELS
 
 from core.cards import TUMOUR_NET, WEIGHTS_DIR, read_cards
 from core.overlay import overlay_mask
-from core.pacs.cli import add_pacs_parser, pacs_from_args
+from core.pacs import cli as pacs_cli
 from core.pacs.client import PacsClient, SeriesListing, StudyQuery
 from core.pacs.connection import PacsError, read_config
 from core.pacs.export import DESCRIPTIONS, ResultInstances, read_model_version, send_results
@@ -195,9 +195,9 @@ def run_cli(monkeypatch, environ: dict[str, str], tmp_path: Path, weights: Path,
     for variable, value in environ.items():
         monkeypatch.setenv(variable, value)
     parser = argparse.ArgumentParser()
-    add_pacs_parser(parser.add_subparsers(dest="command"))
+    pacs_cli.add_arguments(parser.add_subparsers(dest="command").add_parser("pacs"))
     out = tmp_path / "out.json"
-    pacs_from_args(parser.parse_args(["pacs", *flags, "--json", str(out), "--weights", str(weights)]))
+    pacs_cli.run(parser.parse_args(["pacs", *flags, "--json", str(out), "--weights", str(weights)]))
     return json.loads(out.read_text())
 
 

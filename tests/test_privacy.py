@@ -21,9 +21,9 @@ from streamlit.testing.v1 import AppTest, app_test
 from core import ood
 from core import session_results as sr
 from core.cards import WEIGHTS_ENV, read_cards
+from core.patient import PatientFields
 from core.preprocess import preprocess_slice
 from core.registry import load_available_models
-from core.report import PatientFields
 from core.uncertainty import predict_type_tta
 from training.apptest_support import NavigationPagesManager
 

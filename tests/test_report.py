@@ -20,8 +20,8 @@ from scipy import ndimage
 
 from core.analysis import Analysis
 from core.findings import LOW_CONFIDENCE, describe_findings
+from core.patient import PatientFields
 from core.report import (
-    PatientFields,
     ReportSlice,
     build_report,
     make_report_slice,

@@ -160,14 +160,6 @@ def test_reports_are_pdfs_of_the_readable_files(models, result):
         sr.report_pdf([failed], [None], "Grad-CAM++", None, {})
 
 
-def test_weights_stamp_changes_when_a_card_is_rewritten(tmp_path):
-    card = tmp_path / "tumour_net.json"
-    card.write_text("{}")
-    before = sr.weights_stamp(tmp_path)
-    card.write_text('{"task": "retrained"}')
-    assert sr.weights_stamp(tmp_path) != before
-
-
 def test_module_does_not_import_streamlit():
     out = subprocess.run([sys.executable, "-c", "import core.session_results, sys; print('streamlit' in sys.modules)"],
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True)

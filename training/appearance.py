@@ -35,9 +35,10 @@ def _uniform(shape: list, seed: tf.Tensor, salt: int, low: float = 0.0, high: fl
                                        maxval=high)
 
 
-def _apply(images: tf.Tensor, changed: tf.Tensor, seed: tf.Tensor, salt: int, name: str) -> tf.Tensor:
-    """``changed`` where the image's draw falls under the change's probability, ``images`` elsewhere."""
-    chosen = _uniform([tf.shape(images)[0], 1, 1, 1], seed, salt) < PROBABILITIES[name]
+def _apply(images: tf.Tensor, changed: tf.Tensor, seed: tf.Tensor, salt: int, name: str,
+           scale: float) -> tf.Tensor:
+    """``changed`` where the image's draw falls under the change's probability times ``scale``, ``images`` elsewhere."""
+    chosen = _uniform([tf.shape(images)[0], 1, 1, 1], seed, salt) < PROBABILITIES[name] * scale
     return tf.where(chosen, changed, images)
 
 
@@ -62,25 +63,27 @@ def _strip_skull(images: tf.Tensor, heads: tf.Tensor, seed: tf.Tensor) -> tf.Ten
     return stripped / tf.maximum(tf.reduce_max(stripped, axis=(1, 2, 3), keepdims=True), 1e-6)
 
 
-def random_appearance(images: tf.Tensor, seed: tf.Tensor, heads: tf.Tensor | None = None) -> tf.Tensor:
+def random_appearance(images: tf.Tensor, seed: tf.Tensor, heads: tf.Tensor | None = None,
+                      scale: float = 1.0) -> tf.Tensor:
     """A batch (B x H x W x 1, values in [0, 1]) with random appearance changes; ``seed`` is a 2-vector (int64),
-    ``heads`` the batch's head outlines (B x H x W x 1 in {0, 1}; without them no skull stripping).
+    ``heads`` the batch's head outlines (B x H x W x 1 in {0, 1}; without them no skull stripping), ``scale``
+    multiplies every change's probability (:data:`PROBABILITIES`; 0.5 = half as often).
 
     Computed in float32 and returned in the batch's own dtype (bfloat16 under mixed precision).
     """
     dtype, images = images.dtype, tf.cast(images, tf.float32)
     batch, size = tf.shape(images)[0], tf.shape(images)[1:3]
     if heads is not None:
-        images = _apply(images, _strip_skull(images, tf.cast(heads, tf.float32), seed), seed, 11, "skull_strip")
+        images = _apply(images, _strip_skull(images, tf.cast(heads, tf.float32), seed), seed, 11, "skull_strip", scale)
     gamma = tf.exp(_uniform([batch, 1, 1, 1], seed, 1, -GAMMA_LOG_RANGE, GAMMA_LOG_RANGE))
-    images = _apply(images, tf.pow(tf.maximum(images, 1e-6), gamma), seed, 2, "gamma")
+    images = _apply(images, tf.pow(tf.maximum(images, 1e-6), gamma), seed, 2, "gamma", scale)
     log_gain = _uniform([batch, BIAS_GRID, BIAS_GRID, 1], seed, 3, -BIAS_LOG_RANGE, BIAS_LOG_RANGE)
     field = tf.exp(tf.image.resize(log_gain, size, method="bicubic"))
     biased = images * field
     biased = biased / tf.maximum(tf.reduce_max(biased, axis=(1, 2, 3), keepdims=True), 1e-6)
-    images = _apply(images, biased, seed, 4, "bias")
-    images = _apply(images, _lower_resolution(images, seed), seed, 6, "resolution")
+    images = _apply(images, biased, seed, 4, "bias", scale)
+    images = _apply(images, _lower_resolution(images, seed), seed, 6, "resolution", scale)
     level = _uniform([batch, 1, 1, 1], seed, 7, 0.0, MAX_NOISE)
     noisy = images + level * tf.random.stateless_normal(tf.shape(images), seed=seed + tf.constant([0, 8], tf.int64))
-    images = _apply(images, noisy, seed, 9, "noise")
+    images = _apply(images, noisy, seed, 9, "noise", scale)
     return tf.cast(tf.clip_by_value(images, 0.0, 1.0), dtype)

@@ -46,10 +46,10 @@ type head, every weight but the last dense layer copied from stage 1; its first 
 below the seed, so it never stops early (patience = epochs)."""
 WARM_START = "runs/tumour_net_224/tumour_net.keras"
 """Stage 3 (the defaults, the shipped network) fine-tunes stage 2's network (path relative to the repository), type
-head included, at a third of its learning rate. ``--appearance`` (scanner-like augmentation, :mod:`training.appearance`)
-and ``--other-validation`` (the ``brain-mri-other`` validation sources in the monitor,
-:mod:`training.brain_other_data`) are off for it; the README gives the command of the experiment that turned them
-on (``weights/experiments/``)."""
+head included, at a third of its learning rate. ``--appearance`` (scanner-like augmentation,
+:mod:`training.appearance`, as a scale of its probabilities) and ``--other-validation`` (the ``brain-mri-other``
+validation sources in the monitor, :mod:`training.brain_other_data`) are off for it; the README gives the commands of
+the experiments that turned them on (``weights/experiments/``)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TumourNetConfig:
     val_fraction: float = 0.1
     seed: int = 42
     mixed_precision: bool = True
-    appearance: bool = False
+    appearance: float = 0.0
     other_validation: bool = False
 
     @property

@@ -225,11 +225,12 @@ class EpochBatches:
 
     The arrays become tensors once; each epoch's order and augmentation draws follow its seed alone. Image and mask
     move under the same random geometric transform; only the image gets intensity changes, and with ``appearance``
-    the scanner-like ones of :func:`training.appearance.random_appearance` first. The known-flag channel tells the
+    the scanner-like ones of :func:`training.appearance.random_appearance` first (``appearance`` scales their
+    probabilities; 0 = none). The known-flag channel tells the
     masked loss which slices have a mask to learn from.
     """
 
-    def __init__(self, arrays: SliceArrays, batch_size: int, augment: bool = True, appearance: bool = False) -> None:
+    def __init__(self, arrays: SliceArrays, batch_size: int, augment: bool = True, appearance: float = 0.0) -> None:
         self.size, self.batch_size, self.augment, self.appearance = len(arrays.x), batch_size, augment, appearance
         self.images = tf.constant(arrays.x)
         # With appearance changes the head outline rides along as a second mask channel, so geometric moves keep it
@@ -252,7 +253,8 @@ class EpochBatches:
                 moved = geometric(tf.concat([image, mask], axis=-1), training=True)
                 image, mask = moved[..., :1], tf.cast(moved[..., 1:] >= 0.5, tf.float32)
                 if self.appearance:
-                    image = random_appearance(image, tf.stack([tf.constant(seed, tf.int64), batch]), mask[..., 1:])
+                    image = random_appearance(image, tf.stack([tf.constant(seed, tf.int64), batch]), mask[..., 1:],
+                                              self.appearance)
                 image = tf.clip_by_value(intensity(image, training=True), 0.0, 1.0)
             mask = mask[..., :1]
             flags = tf.ones_like(mask) * flag[:, None, None, None]

@@ -32,9 +32,8 @@ from core.registry import LoadedModel, ModelMissingError, load_model
 from core.study.cli import RESULT_KEYS, result_fields
 
 
-def add_pacs_parser(commands: argparse._SubParsersAction) -> None:
-    """The ``pacs`` subcommand and its options, for :func:`core.__main__.main`."""
-    parser = commands.add_parser("pacs", help="analyse series of a study on a PACS (DICOMweb) and send results back")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the ``pacs`` subcommand (:data:`core.__main__.COMMANDS`)."""
     parser.add_argument("--url", required=True, help="base URL of the PACS's DICOMweb service")
     parser.add_argument("--study", required=True, metavar="UID", help="StudyInstanceUID of the study")
     parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID to analyse (default: every MR series)")
@@ -44,7 +43,7 @@ def add_pacs_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", type=Path, default=None, help="folder with the .keras models and cards")
 
 
-def pacs_from_args(args: argparse.Namespace) -> list[dict]:
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> list[dict]:
     """Run the subcommand with parsed arguments, credentials from the environment."""
     return run_pacs(args.url, args.study, args.series, args.store, args.out, args.weights, os.environ)
 

@@ -28,7 +28,8 @@ from core.overlay import overlay_mask
 from core.pacs.client import PacsClient, format_dicom_date
 from core.pacs.connection import PacsError
 from core.pacs.study import SeriesAnalysis
-from core.report import PatientFields, read_app_version
+from core.patient import PatientFields
+from core.report import read_app_version
 from core.study.report import OUTLINE_OPACITY, view_report_pdf
 
 MANUFACTURER = "Brain MRI tumour dashboard (research use only)"

@@ -20,8 +20,9 @@ from tqdm import tqdm
 from core.batch import expand_paths, write_records
 from core.cards import TUMOUR_NET, read_cards, weights_dir
 from core.errors import InputError
+from core.patient import PatientFields
 from core.registry import LoadedModel, ModelMissingError, load_model
-from core.report import PatientFields, ReportStudy
+from core.report import ReportStudy
 from core.report_cli import add_patient_arguments, patient_from_args
 from core.study.analyse import StudyResult, analyse_study
 from core.study.report import make_report_study, study_report_pdf
@@ -35,9 +36,8 @@ RESULT_KEYS = ("tumour_volume_ml", "voxel_volume_ml", "slices", "largest_slice",
 STUDY_SUFFIXES = (".nii.gz", ".nii", ".zip")
 
 
-def add_volume_parser(commands: argparse._SubParsersAction) -> None:
-    """The ``volume`` subcommand and its options, for :func:`core.__main__.main`."""
-    parser = commands.add_parser("volume", help="analyse whole studies (NIfTI volumes, DICOM series) in 3D")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the ``volume`` subcommand (:data:`core.__main__.COMMANDS`)."""
     parser.add_argument("paths", nargs="+", type=Path,
                         help="NIfTI files, folders holding one DICOM series, or .zip files of one")
     parser.add_argument("--json", type=Path, dest="out", help="write results here instead of standard output")
@@ -52,7 +52,7 @@ def add_volume_parser(commands: argparse._SubParsersAction) -> None:
     add_patient_arguments(parser)
 
 
-def volume_from_args(args: argparse.Namespace) -> list[dict]:
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> list[dict]:
     """Run the subcommand with parsed arguments."""
     return run_volume(args.paths, args.out, args.mask_out, args.series_uid, args.weights, args.report,
                       patient_from_args(args))

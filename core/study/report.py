@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from core.overlay import overlay_mask
-from core.report import PatientFields, ReportStudy, build_study_report, read_app_version
+from core.patient import PatientFields
+from core.report import ReportStudy, build_study_report, read_app_version
 from core.study.analyse import StudyResult
 from core.study.view import StudyView, focus_slice, key_slices, study_measures
 from core.study.volume import Volume
