@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from core.analysis import Analysis, analyze
@@ -23,6 +23,7 @@ from core.errors import InputError
 from core.gradcam import gradcam_heatmap
 from core.installed import models_present
 from core.io import ScanSlice, read_scan
+from core.litert_network import THREADS_ENV
 from core.ood import OodDetector, load_available_detector
 from core.registry import LoadedModel, load_available_models
 
@@ -208,13 +209,12 @@ def load_analysers(folder: Path) -> tuple[dict[str, LoadedModel], OodDetector | 
     return load_available_models(folder), load_available_detector(folder)
 
 
-def limit_tf_threads(threads: int) -> None:
-    """Run TensorFlow ops on ``threads`` threads; call it before the first op.
+def limit_threads(threads: int) -> None:
+    """Run the networks (LiteRT or TensorFlow) on ``threads`` threads; call it before the first model loads.
 
     N one-thread workers on N cores scale; N workers that each start one thread per core fight over the cores.
     """
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    os.environ[THREADS_ENV] = str(threads)
 
 
 def analyse_locally(sources: list[Source], folder: Path, folders: ImageFolders) -> Iterator[list[dict]]:

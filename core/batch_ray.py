@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.batch import ImageFolders, Source, file_record, limit_tf_threads, load_analysers
+from core.batch import ImageFolders, Source, file_record, limit_threads, load_analysers
 
 BLOCK_FILES = 16
 """Files per Ray Data block: one actor call, the unit of progress, and what is redone when an actor dies."""
@@ -101,7 +101,7 @@ class FileAnalyser:
     """
 
     def __init__(self, folder: str, folders: ImageFolders, cwd: str, crash_marker: str | None = None) -> None:
-        limit_tf_threads(1)  # each actor holds one CPU, so N actors on N cores do not fight over them
+        limit_threads(1)  # each actor holds one CPU, so N actors on N cores do not fight over them
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative inputs and output folders mean what they meant to the driver
         self.models, self.detector = load_analysers(Path(folder))

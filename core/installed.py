@@ -1,13 +1,16 @@
-"""The installed models and input guard, loaded in a background thread so that a page draws before TensorFlow loads.
+"""The installed models and input guard, loaded in a background thread so that a page draws before they load.
 
-Importing this module is cheap: TensorFlow is imported by :func:`load_installed`, which :func:`start_loading` runs in
-a thread of its own. A page draws its uploader at once and waits on the future only when it has a file to analyse.
+Importing this module is cheap: :func:`start_loading` loads the models in a thread of its own (through LiteRT when
+their export is fresh, in well under a second; else through Keras, which imports TensorFlow). A page draws its
+uploader at once and waits on the future only when it has a file to analyse. Once the future is set, the same thread
+loads each network's Keras model too, which only the gradient heatmaps need and which imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +23,8 @@ if TYPE_CHECKING:
     from core.ood import OodDetector
     from core.registry import LoadedModel
 
-MODEL_SUFFIXES = (".keras", ".npz")
-"""Files that hold weights (the network's Keras file, the guard's arrays); cards are ``.json``."""
+MODEL_SUFFIXES = (".keras", ".tflite", ".npz")
+"""Files that hold weights (the network's Keras file and LiteRT export, the guard's arrays); cards are ``.json``."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def models_present(folder: Path) -> bool:
 def load_installed(folder: Path) -> Installed:
     """Load every installed model and the guard, and run each model once so the first real slice is not the one
     that pays for tracing its compiled predictor."""
-    from core.ood import load_detector  # imports TensorFlow: only here, never when a page module is imported
+    from core.ood import load_detector  # a model without a fresh LiteRT export imports TensorFlow: only here
     from core.registry import ModelMissingError, load_available_models
 
     models = load_available_models(Path(folder))
@@ -67,9 +70,14 @@ def start_loading(folder: Path) -> Future[Installed]:
 
     def run() -> None:
         try:
-            future.set_result(load_installed(folder))
+            installed = load_installed(folder)
         except BaseException as err:  # handed to whoever waits on the future, which re-raises it there
             future.set_exception(err)
+            return
+        future.set_result(installed)
+        for model in installed.models.values():  # then the Keras models, so a first gradient heatmap is quick too
+            with suppress(Exception):  # a Keras model that cannot load fails again, with its sentence, when asked
+                _ = model.type_model
 
     threading.Thread(target=run, name="load-models", daemon=True).start()
     return future

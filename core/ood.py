@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.covariance import LedoitWolf
-from sklearn.decomposition import PCA
 
 from core.cards import TUMOUR_NET, file_sha256, read_evaluation, weights_dir, write_evaluation
 from core.preprocess import preprocess_slice, resize
@@ -228,6 +226,9 @@ def fit_detector(train_batch: np.ndarray, clusters: Sequence[int], val_batch: np
         percentile: share of validation slices (in percent) that must stay unflagged; 98 allows 2 % false flags.
         card: starting content of the detector's card; the fitted numbers are added to it.
     """
+    from sklearn.covariance import LedoitWolf  # fitting only: an analysis never needs scikit-learn
+    from sklearn.decomposition import PCA
+
     clusters = np.asarray(clusters)
     features = embed(train_batch, classifier)
     labels = np.unique(clusters)

@@ -1,22 +1,28 @@
 """Find, load and describe the shipped models; each ``.keras`` file travels with its JSON card.
 
+Importing this module does not import TensorFlow: a model with a fresh LiteRT export runs without it, and its Keras
+model is loaded only when something needs it (a gradient heatmap).
+
 A model without its card is refused: the card holds the class names, the input contract and every metric shown.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from core import network_layers  # noqa: F401  (registers the network's custom layers for load_model)
 from core.cards import MODELS, read_evaluation, weights_dir
+from core.litert_network import Runner, fresh_export, litert_runner
 from core.preprocess import InputSpec
+
+if TYPE_CHECKING:
+    import keras
 
 
 class ModelMissingError(FileNotFoundError):
@@ -37,32 +43,43 @@ def flip_average(run: Callable[[np.ndarray], dict[str, np.ndarray]], batch: np.n
 
 @dataclass
 class LoadedModel:
-    """A Keras model, its card, and a compiled batch predictor (``model.predict`` is 2-3x slower per slice)."""
+    """A shipped network, its card, and its forward pass.
+
+    ``source`` is the Keras model, or the path of its ``.keras`` file, loaded (with TensorFlow) on first use of
+    :attr:`model`. ``runner`` is a forward pass that needs no TensorFlow (:mod:`core.litert_network`); without one,
+    the forward pass is the Keras model's (:func:`core.keras_network.keras_runner`).
+    """
 
     name: str
-    model: keras.Model
+    source: Any
     card: dict
-    _predict: tf.types.experimental.GenericFunction = field(init=False, repr=False)
+    runner: Runner | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        architecture = self.card.get("architecture", {})
-        outputs = {"logits": self.model.outputs[0]}
-        if architecture.get("logits_layer"):
-            logits = self.model.get_layer(architecture["logits_layer"])
-            outputs = {"logits": logits.output, "embedding": logits.input}
-        for output, layer in (("mask", "mask_layer"), ("attention", "attention_layer")):
-            if architecture.get(layer):
-                outputs[output] = self.model.get_layer(architecture[layer]).output
-        head = keras.Model(self.model.inputs, outputs)
-        # No autograph: a plain model call needs no conversion, and converting writes generated code to /tmp.
-        self._predict = tf.function(lambda x: head(x, training=False), reduce_retracing=True, autograph=False)
+    @functools.cached_property
+    def model(self) -> keras.Model:
+        """The Keras model (loaded here when ``source`` is a path; Keras imports TensorFlow)."""
+        with self._lock:
+            if isinstance(self.source, str | Path):
+                from core.keras_network import load_keras
+
+                self.source = load_keras(Path(self.source))
+            return self.source
 
     @functools.cached_property
     def type_model(self) -> keras.Model:
-        """The network up to its type probabilities as a flat single-output model (tf-keras-vis needs one output);
-        the model itself when it has a single output."""
-        layer = self.card.get("architecture", {}).get("type_layer")
-        return self.model if layer is None else keras.Model(self.model.inputs, self.model.get_layer(layer).output)
+        """The network up to its type probabilities (:func:`core.keras_network.type_view`), for tf-keras-vis."""
+        from core.keras_network import type_view
+
+        return type_view(self.model, self.card.get("architecture", {}))
+
+    @functools.cached_property
+    def _run(self) -> Runner:
+        if self.runner is not None:
+            return self.runner
+        from core.keras_network import keras_runner
+
+        return keras_runner(self.model, self.card.get("architecture", {}))
 
     @property
     def spec(self) -> InputSpec:
@@ -88,9 +105,10 @@ class LoadedModel:
     def flips(self) -> bool:
         return bool((self.card.get("test_time_flip") or {}).get("adopted"))
 
-    def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = self._predict(tf.convert_to_tensor(batch, dtype=tf.float32))
-        return {name: np.asarray(value) for name, value in outputs.items()}
+    @property
+    def engine(self) -> str:
+        """What runs the forward pass: "LiteRT" or "Keras"."""
+        return "LiteRT" if self.runner is not None else "Keras"
 
     def predict_raw(self, batch: np.ndarray) -> np.ndarray:
         """The model's raw output for a batch of preprocessed inputs (logits when the card names a logits layer)."""
@@ -98,7 +116,8 @@ class LoadedModel:
 
 
 def load_model(name: str, folder: Path | None = None) -> LoadedModel:
-    """Load ``folder/name.keras`` with its card ``name.json`` (default folder: :func:`core.cards.weights_dir`).
+    """Model ``name`` of ``folder`` (default: :func:`core.cards.weights_dir`) with its card ``name.json``, run
+    through its LiteRT export when that is fresh (:func:`core.litert_network.fresh_export`), else through Keras.
 
     Raises:
         ModelMissingError: either file is absent.
@@ -110,7 +129,12 @@ def load_model(name: str, folder: Path | None = None) -> LoadedModel:
         raise ModelMissingError(f"The {name} model is not installed; train it with `{train}`.")
     if not card.exists():
         raise ModelMissingError(f"The {name} model has no evaluation card ({card.name}); re-run `{train}`.")
-    return LoadedModel(name, keras.saving.load_model(weights, compile=False), read_evaluation(card))
+    export = fresh_export(folder, name)
+    if export is None:
+        from core.keras_network import load_keras
+
+        return LoadedModel(name, load_keras(weights), read_evaluation(card))
+    return LoadedModel(name, weights, read_evaluation(card), litert_runner(export))
 
 
 def load_available_models(folder: Path | None = None) -> dict[str, LoadedModel]:

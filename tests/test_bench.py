@@ -19,6 +19,8 @@ def test_benchmark_times_each_model_the_full_slice_and_every_heatmap(tiny_weight
     assert 0 < result["peak_rss_mb"] <= result["peak_rss_all_methods_mb"]
     assert result["study_volume"]["slices"] == 155 and result["study_volume"]["total_s"] > 0
     assert result["study_slider_move"]["median_ms"] > 0
+    assert result["cli_report_cold"]["runs"] == 1 and result["cli_report_cold"]["median_s"] > 0
+    assert {entry["engine"] for entry in result["models"].values()} == {"Keras"}  # the tiny weights have no export
 
 
 def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
@@ -26,7 +28,7 @@ def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
     assert not result["models"]["tumour_net"]["available"]
     assert "train_tumour_net" in result["models"]["tumour_net"]["reason"]
     assert result["analyze_latency"] is None and result["gradcam_latency"] is None and result["study_volume"] is None
-    assert result["study_slider_move"] is None
+    assert result["study_slider_move"] is None and result["cli_report_cold"] is None
 
 
 def test_training_benchmark_measures_pipeline_synthetic_and_their_ratio():

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from core.batch import ImageFolders, limit_tf_threads
+from core.batch import ImageFolders, limit_threads
 from core.batch_ray import BLOCK_FILES
 from core.cards import WEIGHTS_DIR, write_evaluation
 from core.predict_cli import make_engine
@@ -47,7 +47,7 @@ def measure(engine: str, files: list[str], folder: str, workers: int | None = No
             threads: int | None = None) -> dict:
     """Run one engine over ``files`` in this process and time it (see the module docstring for the numbers)."""
     if threads is not None:
-        limit_tf_threads(threads)
+        limit_threads(threads)
     run = make_engine(engine, Path(folder), ImageFolders(), workers=workers)
     started = time.perf_counter()
     first_at, first_count, count, errors = None, 0, 0, 0

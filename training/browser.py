@@ -4,6 +4,7 @@ browser tests and the browser load test (:mod:`training.load_test`). Playwright 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -99,3 +100,22 @@ def peak_rss_bytes(process: subprocess.Popen) -> int | None:
         return None
     kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
     return None if kib is None else int(kib) * 1024
+
+
+def cpu_seconds(process: subprocess.Popen) -> float | None:
+    """User + system CPU time the (still running) process has used so far (Linux ``/proc``); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time every core of the machine has spent not idle since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        ticks = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except OSError:
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")

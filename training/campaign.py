@@ -3,8 +3,8 @@
     python -m training.campaign [--hours 2.5] [--dry-run]
 
 Steps: the network's three training stages (192 px with plain pooling; 224 px with the mask-pooled type head, seeded
-by the first; a fine-tune of the second at a lower learning rate), its evaluation and card, the out-of-distribution
-guard fitted on it, the external and whole-study tests, the inference benchmark.
+by the first; a fine-tune of the second at a lower learning rate), its LiteRT export, its evaluation and card, the
+out-of-distribution guard fitted on it, the external and whole-study tests, the inference benchmark.
 
 Each step runs as its own process with its own log (``runs/campaign/<step>.log``, appended across sessions). A step
 whose output is up to date is skipped, and the training step resumes its run folder from the last finished epoch, so
@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.cards import WEIGHTS_DIR, file_sha256
+from core.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256
+from core.litert_network import fresh_export
 from training.train_tumour_net import EARLIER_STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,7 @@ STEPS = (
            lambda stage=stage: _training_finished(RUNS_DIR / stage, RUNS_DIR / stage),
            takes_time_budget=True, args=flags) for stage, flags in EARLIER_STAGES.items()),
     Step("train_tumour_net", "training.train_tumour_net", _training_finished, takes_time_budget=True),
+    Step("export_litert", "training.export_litert", lambda: fresh_export(WEIGHTS_DIR, TUMOUR_NET) is not None),
     Step("evaluate_tumour_net", "training.evaluate_tumour_net",
          lambda: _newer(WEIGHTS_DIR / "tumour_net.json", WEIGHTS_DIR / "tumour_net.keras")),
     Step("fit_ood", "training.fit_ood", _guard_fitted),

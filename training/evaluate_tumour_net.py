@@ -35,7 +35,8 @@ import numpy as np
 from scipy import ndimage
 
 from core.cards import WEIGHTS_DIR, write_evaluation
-from core.gradcam import ATTENTION, GRADIENT_METHODS, compute_cam
+from core.gradcam import ATTENTION, GRADIENT_METHODS
+from core.gradient_cams import compute_cam
 from core.metrics import binary_summary, classification_summary, fit_temperature, reliability_bins, softmax
 from core.network_layers import ATTENTION_LAYER
 from core.preprocess import InputSpec, resize

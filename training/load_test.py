@@ -36,7 +36,16 @@ from PIL import Image
 from core.audit import AuditStore
 from core.cards import WEIGHTS_DIR, WEIGHTS_ENV, data_dir, write_evaluation
 from training.bench import synthetic_slice
-from training.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, peak_rss_bytes, streamlit_process
+from training.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    peak_rss_bytes,
+    streamlit_process,
+)
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
 
 KAGGLE_TEST = Path("brain-tumor-mri-4class") / "Testing"
@@ -93,9 +102,11 @@ def slice_files(count: int) -> list[tuple[str, bytes]]:
     return files
 
 
-def expected_uploads(files: Sequence[tuple[str, bytes]], weights: Path) -> tuple[list[Upload], str]:
-    """Each file with the table row the app computes for it (here, with the same models and code path), and a
-    heatmap method other than the network's default, so that choosing it computes a new heatmap."""
+def expected_uploads(files: Sequence[tuple[str, bytes]], weights: Path, count: int) -> tuple[list[Upload], str]:
+    """The first ``count`` files that the input guard passes, each with the table row the app computes for it (here,
+    with the same models and code path), and a heatmap method other than the network's default, so that choosing it
+    computes a new heatmap. Flagged slices are left out: their results are hidden, so there is no heatmap to open
+    (the guard is measured by its own evaluation, weights/ood.json)."""
     from core import session_results as sr
     from core.cards import TUMOUR_NET
     from core.gradcam import available_methods, default_method
@@ -104,10 +115,14 @@ def expected_uploads(files: Sequence[tuple[str, bytes]], weights: Path) -> tuple
     installed = load_installed(weights)
     results = [sr.analyse_upload(data, name, installed.models, None, installed.detector, False)
                for name, data in files]
-    rows = list(csv.DictReader(io.StringIO(sr.csv_bytes(sr.results_table(results)).decode("utf-8-sig"))))
+    passed = [result for result in results if result.analysis is not None and not result.analysis.ood][:count]
+    if len(passed) < count:
+        raise ValueError(f"Only {len(passed)} of {len(files)} slices pass the input guard; {count} are needed.")
+    rows = list(csv.DictReader(io.StringIO(sr.csv_bytes(sr.results_table(passed)).decode("utf-8-sig"))))
+    data = dict(files)
     network = installed.models[TUMOUR_NET]
     method = next(m for m in available_methods(network) if m != default_method(network) and "CAM" in m)
-    return [Upload(name, data, row) for (name, data), row in zip(files, rows, strict=True)], method
+    return [Upload(result.name, data[result.name], row) for result, row in zip(passed, rows, strict=True)], method
 
 
 def table_problems(csv_text: str, uploads: Sequence[Upload]) -> list[str]:
@@ -314,10 +329,10 @@ def audit_check(folder: Path, uploads: Sequence[Sequence[Upload]], sessions: Seq
 
 
 def signed_in_visits(weights: Path, warm_up: Sequence[Upload], uploads: Sequence[Sequence[Upload]], method: str,
-                     config: LoadConfig, folder: Path) -> tuple[list[SessionResult], dict, float, float]:
+                     config: LoadConfig, folder: Path) -> tuple[list[SessionResult], dict, float, dict]:
     """A server with sign-in and the audit trail: a warm-up visit with its own files, then every session at once.
-    Returns the sessions' results, the audit check of every visit, the server's peak RSS (MB) and the wall time of
-    the concurrent part (s)."""
+    Returns the sessions' results, the audit check of every visit, the server's peak RSS (MB) and the concurrent
+    part's wall time with the CPU time the server and the whole machine (browsers included) spent in it (s)."""
     users = [f"clinician{number:02d}" for number in range(len(uploads))]
     with identity_provider(users) as provider:
         port = free_port()
@@ -325,24 +340,32 @@ def signed_in_visits(weights: Path, warm_up: Sequence[Upload], uploads: Sequence
         with streamlit_process({**os.environ, WEIGHTS_ENV: str(weights)}, folder / "server.log", "--secrets.files",
                                str(folder / "secrets.toml"), port=port) as server:
             first = asyncio.run(visits(server.url, users[:1], [warm_up], method, config))
-            started = time.perf_counter()
+            started, server_cpu, machine_cpu = time.perf_counter(), cpu_seconds(server.process), machine_busy_seconds()
             results = asyncio.run(visits(server.url, users, uploads, method, config))
             wall_s = time.perf_counter() - started
+            timing = {"wall_s": round(wall_s, 1), "cores": os.cpu_count(),
+                      "server_cpu_s": _spent(cpu_seconds(server.process), server_cpu),
+                      "machine_cpu_s": _spent(machine_busy_seconds(), machine_cpu)}
             peak_mb = (peak_rss_bytes(server.process) or 0) / 2**20
     audit = audit_check(folder / "audit", [warm_up, *uploads], [*first, *results])
-    return results, audit, round(peak_mb, 1), wall_s
+    return results, audit, round(peak_mb, 1), timing
+
+
+def _spent(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else round(now - before, 1)
 
 
 def run_load_test(weights: Path, config: LoadConfig) -> dict:
     """The cold start on a fresh server, then the concurrent signed-in sessions on another, summarised."""
     per_session = config.files_per_session
-    expected, method = expected_uploads(slice_files(1 + (config.sessions + 1) * per_session), weights)
+    needed = 1 + (config.sessions + 1) * per_session
+    expected, method = expected_uploads(slice_files(2 * needed), weights, needed)
     cold, warm_up, rest = expected[0], expected[1:1 + per_session], expected[1 + per_session:]
     uploads = [rest[n * per_session:(n + 1) * per_session] for n in range(config.sessions)]
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         cold_times = cold_start(weights, cold, method, config, folder / "cold.log")
-        results, audit, peak_mb, wall_s = signed_in_visits(weights, warm_up, uploads, method, config, folder)
+        results, audit, peak_mb, timing = signed_in_visits(weights, warm_up, uploads, method, config, folder)
     return {
         "task": "concurrent browser sessions on one server (load test)",
         "config": asdict(config),
@@ -357,7 +380,8 @@ def run_load_test(weights: Path, config: LoadConfig) -> dict:
                          for step in STEPS},
         "server_peak_rss_mb": peak_mb,
         "audit": audit,
-        "wall_time_s": round(wall_s, 1),
+        "concurrent_part": timing,
+        "wall_time_s": timing["wall_s"],
     }
 
 
