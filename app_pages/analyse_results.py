@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.access_ui import audit_analyses, audited_download
 from app_pages.analysis_ui import patient_ui
-from app_pages.common import load_cards, missing_model_info
+from app_pages.common import load_cards, missing_model_info, panels_ui
 from core import session_results as sr
 from core.cards import TUMOUR_NET
 from core.figures import make_probability_figure
@@ -90,15 +90,6 @@ def view_controls_ui(class_names: list[str], methods: tuple[str, ...], method: s
                                   format_func=class_label, disabled=not class_names or method == ATTENTION,
                                   help="Attention is the same for every type: where the type head read its features.")
     return sr.ViewSettings(show, opacity, style, method, target)
-
-
-def panels_ui(panels: list[sr.Panel]) -> None:
-    for column, panel in zip(st.columns(3), panels, strict=False):
-        if panel.image is None:
-            column.info(panel.note)
-            column.caption(panel.caption)
-        else:
-            column.image(panel.image, caption=panel.caption, width="stretch")
 
 
 def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> PatientFields:

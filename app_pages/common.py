@@ -1,15 +1,23 @@
-"""Pieces every page shares: where the weights are, the cached model cards, the sidebar, the missing-model note."""
+"""Pieces every page shares: where the weights are, the cached model cards, the sidebar, the missing-model note, the
+one-sentence answer to a failure and a row of pictures."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from app_pages.access_ui import account_ui
 from core.access import Viewer
 from core.cards import MODELS, TUMOUR_NET, file_sha256, read_cards, weights_dir
+from core.errors import InputError
 from core.summaries import DISCLAIMER, format_date, headline_metrics, is_installed
+
+if TYPE_CHECKING:
+    from core.session_results import Panel
 
 
 @st.cache_data(show_spinner=False)
@@ -56,3 +64,26 @@ def render_sidebar(viewer: Viewer) -> None:
             st.markdown(f"**{model['title']}**: installed, trained {format_date(cards[name])}")
             st.caption(metrics)
         st.warning(DISCLAIMER, icon="⚠️")
+
+
+def attempt(action: Callable, what: str, internal_error: str):
+    """``action()``, or None after showing its one sentence: the :class:`~core.errors.InputError`'s own, or
+    ``internal_error`` for anything else (a bug), whose type alone is logged as "``what`` failed with ..."."""
+    try:
+        return action()
+    except InputError as err:
+        st.error(str(err))
+    except Exception as err:  # a bug, not bad input: one sentence for the user, only the type in the log
+        logging.getLogger(__name__).error("%s failed with %s", what, type(err).__name__)
+        st.error(internal_error)
+    return None
+
+
+def panels_ui(panels: list[Panel]) -> None:
+    """Pictures side by side, three to a row (:class:`core.session_results.Panel`): a note where one is missing."""
+    for column, panel in zip(st.columns(3), panels, strict=False):
+        if panel.image is None:
+            column.info(panel.note)
+            column.caption(panel.caption)
+        else:
+            column.image(panel.image, caption=panel.caption, width="stretch")

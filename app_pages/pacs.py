@@ -1,6 +1,5 @@
 """PACS: find a patient's study on the hospital's PACS, analyse one of its MR series, send the results back as DICOM."""
 
-import logging
 import os
 from collections.abc import Callable
 
@@ -8,10 +7,10 @@ import streamlit as st
 
 from app_pages.access_ui import audit_study, current_viewer, read_secrets, record
 from app_pages.analysis_ui import tumour_network
+from app_pages.common import attempt as common_attempt
 from app_pages.common import load_cards
 from core import audit
 from core.cards import TUMOUR_NET, weights_dir
-from core.errors import InputError
 from core.figures import make_probability_figure
 from core.overlay import overlay_mask
 from core.pacs import view as pv
@@ -22,21 +21,13 @@ from core.pacs.study import fetch_and_analyse, parse_instance_numbers
 from core.study import view as sv
 from core.study.report import summary_sentence
 
-LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = "The PACS request failed because of an internal error; please try again or report this."
 STUDIES, SERIES, ANALYSIS, SENT = "pacs_studies", "pacs_series_list", "pacs_analysis", "pacs_sent"
 
 
 def attempt(action: Callable):
-    """``action()``, or None after showing its one sentence (an unexpected error: a general one, its type logged)."""
-    try:
-        return action()
-    except InputError as err:
-        st.error(str(err))
-    except Exception as err:  # a bug, not a PACS failure: one sentence for the user, only the type in the log
-        LOG.error("A PACS request failed with %s", type(err).__name__)
-        st.error(INTERNAL_ERROR)
-    return None
+    """``action()``, or None after showing its one sentence (:func:`app_pages.common.attempt`)."""
+    return common_attempt(action, "A PACS request", INTERNAL_ERROR)
 
 
 def search_form_ui() -> StudyQuery | None:

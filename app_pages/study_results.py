@@ -2,22 +2,19 @@
 
 Imported by :mod:`app_pages.study` only after the background load finished, because it imports TensorFlow."""
 
-import logging
 from collections.abc import Callable
 
 import streamlit as st
 
 from app_pages.access_ui import audit_study, audited_download
 from app_pages.analysis_ui import patient_ui
-from app_pages.common import load_cards
-from core.errors import InputError
+from app_pages.common import attempt, load_cards, panels_ui
 from core.figures import make_probability_figure
 from core.study import view as sv
 from core.study.report import view_report_pdf
 from core.study.series import SeriesInfo
 from core.study.upload import list_series
 
-LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = ("The study could not be analysed because of an internal error; please try another upload or report "
                   "this.")
 
@@ -60,19 +57,15 @@ def slice_browser_ui(view: sv.StudyView) -> None:
     cam = controls[2].toggle("Heatmap of this slice", key="study_heatmap",
                              help=f"{view.heatmap_method} for the shown slice, computed when asked for.")
     st.caption(sv.slice_caption(view, index))
-    for column, panel in zip(st.columns(3), sv.slice_panels(view, index, show, cam), strict=False):
-        if panel.image is None:
-            column.info(panel.note)
-            column.caption(panel.caption)
-        else:
-            column.image(panel.image, caption=panel.caption, width="stretch")
+    panels_ui(sv.slice_panels(view, index, show, cam))
     st.plotly_chart(sv.slice_curve_figure(view, index), theme=None, key="study_curve")
 
 
 def open_view(files: list[tuple[str, bytes]], model, stamp: tuple) -> sv.StudyView | None:
     """The analysed study (once per upload, series and weights), or None after saying what is missing or wrong."""
     key = sv.upload_key(files)
-    try:
+
+    def analysed() -> sv.StudyView | None:
         series = remembered("study_series_list", (key,), lambda: list_series(files))
         uid = series_picker_ui(series)
         if len(series) > 1 and uid is None:
@@ -80,12 +73,7 @@ def open_view(files: list[tuple[str, bytes]], model, stamp: tuple) -> sv.StudyVi
             return None
         with st.spinner("Analysing every slice…"):
             return remembered("study_view", (key, uid, stamp), lambda: sv.open_study(files, model, uid))
-    except InputError as err:
-        st.error(str(err))
-    except Exception as err:  # a bug, not a bad upload: one sentence for the user, only the type in the log
-        LOG.error("Analysing a study failed with %s", type(err).__name__)
-        st.error(INTERNAL_ERROR)
-    return None
+    return attempt(analysed, "Analysing a study", INTERNAL_ERROR)
 
 
 def render(uploads: list, model, stamp: tuple) -> None:

@@ -11,7 +11,7 @@ data and no patient name; the server's hardening (XSRF, cross-origin access) and
 from __future__ import annotations
 
 import os
-import secrets
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -34,6 +34,7 @@ from helpers import brain_slice, encode
 
 from core.audit import AuditStore, upload_digest
 from core.cards import WEIGHTS_ENV
+from training.load_test import auth_secrets
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -73,23 +74,10 @@ def provider() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def auth_app(provider, tiny_weights, tmp_path_factory) -> Iterator[AuthApp]:
     folder = tmp_path_factory.mktemp("auth_app")
-    port, client_secret, cookie_secret = free_port(), f"client-{secrets.token_hex(16)}", secrets.token_hex(32)
-    (folder / "secrets.toml").write_text(f"""
-[auth]
-redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
-cookie_secret = "{cookie_secret}"
-client_id = "brain-mri-dashboard"
-client_secret = "{client_secret}"
-server_metadata_url = "{provider}/.well-known/openid-configuration"
-
-[access]
-allowed_domains = ["hospital.example"]
-admin_group = "mri-admins"
-ask = "the radiology IT service desk"
-
-[audit]
-folder = "{folder / 'audit'}"
-""", encoding="utf-8")
+    port = free_port()
+    text = auth_secrets(port, provider, folder / "audit")  # the load test's sign-in and audit settings
+    (folder / "secrets.toml").write_text(text, encoding="utf-8")
+    client_secret, cookie_secret = (tomllib.loads(text)["auth"][key] for key in ("client_secret", "cookie_secret"))
     env = {**os.environ, WEIGHTS_ENV: str(tiny_weights)}
     with streamlit_server(env, folder / "server.log", "--secrets.files", str(folder / "secrets.toml"),
                           port=port) as url:
