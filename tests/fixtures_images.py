@@ -9,8 +9,8 @@ import h5py
 import nibabel as nib
 import numpy as np
 from PIL import Image
-from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+from training import dicom_series
 
 
 def gradient(height: int = 48, width: int = 64) -> np.ndarray:
@@ -36,35 +36,10 @@ def raster_bytes(image: Image.Image, fmt: str, **save: object) -> bytes:
     return buffer.getvalue()
 
 
-def dicom_bytes(
-    frames: np.ndarray | None = None, preamble: bool = True, **attributes: object
-) -> bytes:
-    """An MR DICOM file of uint16 ``frames`` (H x W, or N x H x W for multi-frame); ``attributes`` are set last."""
-    frames = (gradient() * 1000).astype(np.uint16) if frames is None else frames.astype(np.uint16)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset("upload.dcm", Dataset(), file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = MRImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MR"
-    ds.Rows, ds.Columns = frames.shape[-2:]
-    if frames.ndim == 3:
-        ds.NumberOfFrames = frames.shape[0]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.PixelData = frames.tobytes()
-    for keyword, value in attributes.items():
-        setattr(ds, keyword, value)
-    buffer = io.BytesIO()
-    if preamble:
-        ds.save_as(buffer, enforce_file_format=True)
-    else:  # a bare data set, as some scanners and old archives write: no preamble, no file meta
-        ds.file_meta, ds.preamble = FileMetaDataset(), None
-        ds.save_as(buffer, implicit_vr=True, little_endian=True, enforce_file_format=False)
-    return buffer.getvalue()
+def dicom_bytes(frames: np.ndarray | None = None, preamble: bool = True, **attributes: object) -> bytes:
+    """:func:`training.dicom_series.dicom_bytes` of ``frames``, by default the :func:`gradient` at 1000."""
+    frames = (gradient() * 1000).astype(np.uint16) if frames is None else frames
+    return dicom_series.dicom_bytes(frames, preamble, **attributes)
 
 
 def nifti_bytes(volume: np.ndarray, zooms: tuple[float, ...] = (1.0, 1.0, 1.0), compressed: bool = False,

@@ -15,14 +15,14 @@ from fixtures_images import dicom_bytes, nifti_bytes
 from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
 
 from core.study.volume import RAS_ORNT
+from training import dicom_series
+from training.dicom_series import AXIAL as AXIAL
+from training.dicom_series import ORIGIN as ORIGIN
+from training.dicom_series import PIXEL_SPACING as PIXEL_SPACING
+from training.dicom_series import STEP as STEP
 
 UID = "1.2.826.0.1.3680043.8.498.101"
 OTHER_UID = "1.2.826.0.1.3680043.8.498.102"
-AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-ORIGIN = np.array([-10.0, 20.0, 30.0])
-PIXEL_SPACING = (0.5, 0.8)
-STEP = 2.5
-"""0.5 x 0.8 x 2.5 mm voxels are 1 mm³ each, so a mask of n voxels is n / 1000 ml."""
 SIZE = 64
 """The tiny network's input size, so slices reach it without resizing."""
 CUBE_SLICES = range(2, 6)
@@ -54,24 +54,17 @@ def cube_slice(index: int, big: bool = False) -> np.ndarray:
     return pixels
 
 
+def cube_planes(count: int = SLICES, big_slice: int = 3) -> np.ndarray:
+    """count x SIZE x SIZE stored values: the cube's slices (:func:`cube_slice`), ``big_slice`` the big one."""
+    return np.stack([cube_slice(index, big=index == big_slice) for index in range(count)])
+
+
 def series_files(count: int = SLICES, orientation: tuple[float, ...] = AXIAL, uid: str = UID,
                  steps: list[float] | None = None, description: str = "AX FLAIR", big_slice: int = 3,
                  planes: np.ndarray | None = None, **attributes: object) -> list[tuple[str, bytes]]:
-    """(name, bytes) of a series in acquisition order; slice k lies ``sum(steps[:k])`` mm along the normal and holds
-    the cube (:func:`cube_slice`), or ``planes[k]`` when ``planes`` (count x H x W stored values) is given."""
-    cosines = np.array(orientation)
-    normal = np.cross(cosines[:3], cosines[3:])
-    offsets = np.concatenate([[0.0], np.cumsum(steps if steps is not None else [STEP] * (count - 1))])
-    files = []
-    for index, offset in enumerate(offsets):
-        position = [round(float(v), 4) for v in ORIGIN + offset * normal]
-        pixels = cube_slice(index, big=index == big_slice) if planes is None else planes[index]
-        data = dicom_bytes(pixels, ImagePositionPatient=position,
-                           ImageOrientationPatient=list(orientation), PixelSpacing=list(PIXEL_SPACING),
-                           SeriesInstanceUID=uid, SeriesDescription=description, InstanceNumber=index + 1,
-                           SliceThickness=1.0, **attributes)
-        files.append((f"IM{index:04d}", data))
-    return files
+    """:func:`training.dicom_series.series_files` of the cube (or of ``planes``, count x H x W stored values)."""
+    planes = cube_planes(count, big_slice) if planes is None else planes
+    return dicom_series.series_files(planes, uid, orientation, steps, description, **attributes)
 
 
 def shuffled(files: list[tuple[str, bytes]], seed: int = 0) -> list[tuple[str, bytes]]:
@@ -107,7 +100,7 @@ def zipped(files: list[tuple[str, bytes]]) -> bytes:
 
 def display_stack() -> np.ndarray:
     """SLICES x SIZE x SIZE stored values as the study shows them (slice 3 holds the big square)."""
-    return np.stack([cube_slice(index, big=index == 3) for index in range(SLICES)]).astype(np.float32)
+    return cube_planes().astype(np.float32)
 
 
 def nifti_study(axcodes: tuple[str, str, str] = ("R", "A", "S")) -> tuple[bytes, np.ndarray, np.ndarray]:
