@@ -15,7 +15,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
 bench: $(VENV)/.train-installed
-	$(BIN)/python -m training.bench
+	$(BIN)/python -m benchmarks.bench
 
 campaign: $(VENV)/.train-installed
 	$(BIN)/python -m training.campaign

@@ -1,4 +1,4 @@
-"""Sign-in, who may enter and the audit trail, as the pages use them (the rules: core.access; the store: core.audit).
+"""Sign-in, who may enter and the audit trail, as the pages use them (rules: core.app.access; store: core.app.audit).
 
 With an ``[auth]`` section in the secrets, :func:`gate` runs first on every run, before any page: whoever is not
 signed in, not allowed or idle too long gets a page of its own and the run stops there. Without it (local mode)
@@ -16,9 +16,9 @@ from typing import Any
 
 import streamlit as st
 
-from core import access, audit
-from core.cards import weights_dir
-from core.installed import weights_stamp
+from core.app import access, audit
+from core.models.cards import weights_dir
+from core.models.installed import weights_stamp
 
 LOG = logging.getLogger(__name__)
 VIEWER = "viewer"
@@ -43,7 +43,7 @@ def open_store(folder: str) -> audit.AuditStore:
 
 @st.cache_resource(show_spinner=False)
 def last_activity() -> dict[tuple[str, str], float]:
-    """When each sign-in (:func:`core.access.token_key`) last ran a page in any of its tabs."""
+    """When each sign-in (:func:`core.app.access.token_key`) last ran a page in any of its tabs."""
     return {}
 
 

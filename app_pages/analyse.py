@@ -7,7 +7,7 @@ The title, uploader and toggle are drawn before TensorFlow is imported: the mode
 import streamlit as st
 
 from app_pages.analysis_ui import installed_models, start_model_load
-from core.io import ACCEPTED_EXTENSIONS
+from core.io.read import ACCEPTED_EXTENSIONS
 
 
 def results_ui(uploads: list, tta: bool) -> None:

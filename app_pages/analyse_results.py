@@ -10,18 +10,18 @@ import streamlit as st
 from app_pages.access_ui import audit_analyses, audited_download
 from app_pages.analysis_ui import patient_ui
 from app_pages.common import load_cards, missing_model_info, panels_ui
-from core import session_results as sr
-from core.cards import TUMOUR_NET
-from core.figures import make_probability_figure
-from core.findings import describe_findings
-from core.gradcam import ATTENTION, available_methods, default_method
-from core.installed import Installed
-from core.io import SliceChoice, VolumeInfo
-from core.ood import describe_flag
-from core.overlay import to_rgb
-from core.patient import PatientFields
-from core.summaries import class_label
-from core.uncertainty import describe_spread
+from core.app import session_results as sr
+from core.io.read import SliceChoice, VolumeInfo
+from core.models.cards import TUMOUR_NET
+from core.models.gradcam import ATTENTION, available_methods, default_method
+from core.models.installed import Installed
+from core.models.ood import describe_flag
+from core.models.uncertainty import describe_spread
+from core.present.figures import make_probability_figure
+from core.present.findings import describe_findings
+from core.present.overlay import to_rgb
+from core.present.summaries import class_label
+from core.report.patient import PatientFields
 
 LOG = logging.getLogger(__name__)
 INTERNAL_ERROR = "{name} could not be analysed because of an internal error; please try another file or report this."

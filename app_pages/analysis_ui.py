@@ -13,9 +13,9 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.common import missing_model_info
-from core.cards import TUMOUR_NET, weights_dir
-from core.installed import Installed, models_present, start_loading, weights_stamp
-from core.patient import PATIENT_FIELDS, PatientFields
+from core.models.cards import TUMOUR_NET, weights_dir
+from core.models.installed import Installed, models_present, start_loading, weights_stamp
+from core.report.patient import PATIENT_FIELDS, PatientFields
 
 LOG = logging.getLogger(__name__)
 LOAD_FAILED = ("The models could not be loaded because of an internal error; reload the page to try again, or report "
@@ -60,7 +60,7 @@ def installed_models() -> tuple[Installed, tuple]:
 
 
 def tumour_network():
-    """The installed tumour network (a :class:`core.registry.LoadedModel`) and its weights stamp; without it, the
+    """The installed tumour network (a :class:`core.models.registry.LoadedModel`) and its weights stamp; without it, the
     sentence naming the command that trains it, and the run stops."""
     installed, stamp = installed_models()
     model = installed.models.get(TUMOUR_NET)

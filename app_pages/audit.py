@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.access_ui import audited_download, current_viewer, open_store
-from core.audit import COLUMN_LABELS, EVENTS, AuditQuery, events_csv
+from core.app.audit import COLUMN_LABELS, EVENTS, AuditQuery, events_csv
 
 
 def filters_ui(users: list[str]) -> AuditQuery:

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from app_pages.access_ui import account_ui
-from core.access import Viewer
-from core.cards import MODELS, TUMOUR_NET, file_sha256, read_cards, weights_dir
-from core.errors import InputError
-from core.summaries import DISCLAIMER, format_date, headline_metrics, is_installed
+from core.app.access import Viewer
+from core.io.errors import InputError
+from core.models.cards import MODELS, TUMOUR_NET, file_sha256, read_cards, weights_dir
+from core.present.summaries import DISCLAIMER, format_date, headline_metrics, is_installed
 
 if TYPE_CHECKING:
-    from core.session_results import Panel
+    from core.app.session_results import Panel
 
 
 @st.cache_data(show_spinner=False)
@@ -67,7 +67,7 @@ def render_sidebar(viewer: Viewer) -> None:
 
 
 def attempt(action: Callable, what: str, internal_error: str):
-    """``action()``, or None after showing its one sentence: the :class:`~core.errors.InputError`'s own, or
+    """``action()``, or None after showing its one sentence: the :class:`~core.io.errors.InputError`'s own, or
     ``internal_error`` for anything else (a bug), whose type alone is logged as "``what`` failed with ..."."""
     try:
         return action()
@@ -80,7 +80,7 @@ def attempt(action: Callable, what: str, internal_error: str):
 
 
 def panels_ui(panels: list[Panel]) -> None:
-    """Pictures side by side, three to a row (:class:`core.session_results.Panel`): a note where one is missing."""
+    """Pictures side by side, three to a row (:class:`core.app.session_results.Panel`): a note where one is missing."""
     for column, panel in zip(st.columns(3), panels, strict=False):
         if panel.image is None:
             column.info(panel.note)

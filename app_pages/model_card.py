@@ -3,8 +3,8 @@
 import streamlit as st
 
 from app_pages.common import load_cards
-from core import summaries
-from core.cards import MODELS, TUMOUR_NET
+from core.models.cards import MODELS, TUMOUR_NET
+from core.present import summaries
 
 DATA_SOURCES = [
     ("Brain Tumor MRI Dataset (M. Nickparvar, Kaggle), merging figshare (Cheng et al.), SARTAJ and Br35H",

@@ -9,15 +9,15 @@ from app_pages.access_ui import audit_study, current_viewer, read_secrets, recor
 from app_pages.analysis_ui import tumour_network
 from app_pages.common import attempt as common_attempt
 from app_pages.common import load_cards
-from core import audit
-from core.cards import TUMOUR_NET, weights_dir
-from core.figures import make_probability_figure
-from core.overlay import overlay_mask
+from core.app import audit
+from core.models.cards import TUMOUR_NET, weights_dir
 from core.pacs import view as pv
 from core.pacs.client import PacsClient, StudyQuery, search_sentence
 from core.pacs.connection import PacsError, read_config
 from core.pacs.export import read_model_version, send_results
 from core.pacs.study import fetch_and_analyse, parse_instance_numbers
+from core.present.figures import make_probability_figure
+from core.present.overlay import overlay_mask
 from core.study import view as sv
 from core.study.report import summary_sentence
 

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import load_cards, missing_model_info, network_sha256
-from core import figures, summaries
-from core.cards import TUMOUR_NET
-from core.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
+from core.models.cards import TUMOUR_NET
+from core.present import figures, summaries
+from core.present.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
 
 GALLERY_SIZE = 24
 thumbnail = st.cache_data(show_spinner=False)(load_thumbnail)

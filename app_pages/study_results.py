@@ -9,7 +9,7 @@ import streamlit as st
 from app_pages.access_ui import audit_study, audited_download
 from app_pages.analysis_ui import patient_ui
 from app_pages.common import attempt, load_cards, panels_ui
-from core.figures import make_probability_figure
+from core.present.figures import make_probability_figure
 from core.study import view as sv
 from core.study.report import view_report_pdf
 from core.study.series import SeriesInfo

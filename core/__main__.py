@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 
 COMMANDS = {
-    "predict": ("core.predict_cli", "analyse slices and write one JSON object per file"),
-    "report": ("core.report_cli", "analyse slices and write one PDF report"),
+    "predict": ("core.cli.predict", "analyse slices and write one JSON object per file"),
+    "report": ("core.cli.report", "analyse slices and write one PDF report"),
     "volume": ("core.study.cli", "analyse whole studies (NIfTI volumes, DICOM series) in 3D"),
     "pacs": ("core.pacs.cli", "analyse series of a study on a PACS (DICOMweb) and send results back"),
 }

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from training import browser
-from training.browser import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, VIEWPORT
-from training.browser import free_port as free_port  # for the test modules and the Orthanc fixture
+from benchmarks import browser
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, VIEWPORT
+from benchmarks.browser import free_port as free_port  # for the test modules and the Orthanc fixture
 
 RESULT_MS = 60_000
 """Longest wait for a rerun that loads TensorFlow and the models (the first upload)."""
@@ -24,7 +24,7 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} i
 
 def wait_until_answering(name: str, process: subprocess.Popen, log: Path, answers: Callable[[], bool],
                          timeout_s: float = STARTUP_S) -> None:
-    """:func:`training.browser.wait_until_answering`, failing the test (with the server's log) instead."""
+    """:func:`benchmarks.browser.wait_until_answering`, failing the test (with the server's log) instead."""
     try:
         browser.wait_until_answering(name, process, log, answers, timeout_s)
     except browser.ServerError as err:
@@ -33,7 +33,7 @@ def wait_until_answering(name: str, process: subprocess.Popen, log: Path, answer
 
 @contextmanager
 def streamlit_server(env: Mapping[str, str], log: Path, *options: str, port: int | None = None) -> Iterator[str]:
-    """The URL of :func:`training.browser.streamlit_process`; the test fails when the server's log shows a
+    """The URL of :func:`benchmarks.browser.streamlit_process`; the test fails when the server's log shows a
     traceback, or when it does not start."""
     try:
         with browser.streamlit_process(env, log, *options, port=port) as server:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from browser_support import chromium_page, kept_screens
 
-from core.cards import write_evaluation
-from core.preprocess import InputSpec
+from core.models.cards import write_evaluation
+from core.models.preprocess import InputSpec
 
 CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
 TINY_SIZE = 64
@@ -37,7 +37,7 @@ def build_tiny_network(size: int = TINY_SIZE):
     """
     import keras
 
-    from core.network_layers import ATTENTION_LAYER, MaskAttention, WeightedPooling
+    from core.models.network_layers import ATTENTION_LAYER, MaskAttention, WeightedPooling
 
     inputs = keras.Input((size, size, 1), name="image")
     features = keras.layers.Conv2D(4, 3, strides=4, padding="same", activation="relu", name="last_conv")(inputs)

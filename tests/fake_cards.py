@@ -1,5 +1,5 @@
 """A small, complete tumour-network card following what training/evaluate_tumour_net.py writes, for figure,
-summary and page tests, built from section views in the shapes ``core.summaries.section_views`` returns."""
+summary and page tests, built from section views in the shapes ``core.present.summaries.section_views`` returns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.cards import write_evaluation
+from core.models.cards import write_evaluation
 
 CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
 RUN = {"command": "python -m training.train_tumour_net --epochs=3", "date": "2026-11-22T06:29:31+00:00",

@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 from PIL import Image
 
-from training import dicom_series
+from benchmarks import dicom_series
 
 
 def gradient(height: int = 48, width: int = 64) -> np.ndarray:
@@ -37,7 +37,7 @@ def raster_bytes(image: Image.Image, fmt: str, **save: object) -> bytes:
 
 
 def dicom_bytes(frames: np.ndarray | None = None, preamble: bool = True, **attributes: object) -> bytes:
-    """:func:`training.dicom_series.dicom_bytes` of ``frames``, by default the :func:`gradient` at 1000."""
+    """:func:`benchmarks.dicom_series.dicom_bytes` of ``frames``, by default the :func:`gradient` at 1000."""
     frames = (gradient() * 1000).astype(np.uint16) if frames is None else frames
     return dicom_series.dicom_bytes(frames, preamble, **attributes)
 

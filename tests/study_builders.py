@@ -14,12 +14,12 @@ import numpy as np
 from fixtures_images import dicom_bytes, nifti_bytes
 from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
 
+from benchmarks import dicom_series
+from benchmarks.dicom_series import AXIAL as AXIAL
+from benchmarks.dicom_series import ORIGIN as ORIGIN
+from benchmarks.dicom_series import PIXEL_SPACING as PIXEL_SPACING
+from benchmarks.dicom_series import STEP as STEP
 from core.study.volume import RAS_ORNT
-from training import dicom_series
-from training.dicom_series import AXIAL as AXIAL
-from training.dicom_series import ORIGIN as ORIGIN
-from training.dicom_series import PIXEL_SPACING as PIXEL_SPACING
-from training.dicom_series import STEP as STEP
 
 UID = "1.2.826.0.1.3680043.8.498.101"
 OTHER_UID = "1.2.826.0.1.3680043.8.498.102"
@@ -62,7 +62,7 @@ def cube_planes(count: int = SLICES, big_slice: int = 3) -> np.ndarray:
 def series_files(count: int = SLICES, orientation: tuple[float, ...] = AXIAL, uid: str = UID,
                  steps: list[float] | None = None, description: str = "AX FLAIR", big_slice: int = 3,
                  planes: np.ndarray | None = None, **attributes: object) -> list[tuple[str, bytes]]:
-    """:func:`training.dicom_series.series_files` of the cube (or of ``planes``, count x H x W stored values)."""
+    """:func:`benchmarks.dicom_series.series_files` of the cube (or of ``planes``, count x H x W stored values)."""
     planes = cube_planes(count, big_slice) if planes is None else planes
     return dicom_series.series_files(planes, uid, orientation, steps, description, **attributes)
 

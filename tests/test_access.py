@@ -1,10 +1,10 @@
-"""Who may enter (core.access): rules from the [access] secrets applied to ID-token claims, failing closed."""
+"""Who may enter (core.app.access): rules from the [access] secrets applied to ID-token claims, failing closed."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.access import (
+from core.app.access import (
     AccessConfigError,
     AccessPolicy,
     is_admin,

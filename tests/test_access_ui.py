@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest, app_test
 from study_builders import nifti_study
 
 from app_pages.access_ui import LOCAL_CAPTION
-from core.access import sign_in_detail
-from core.audit import AUDIT_FILE, AuditStore, upload_digest
-from core.cards import WEIGHTS_ENV
-from training.apptest_support import NavigationPagesManager
+from benchmarks.apptest_support import NavigationPagesManager
+from core.app.access import sign_in_detail
+from core.app.audit import AUDIT_FILE, AuditStore, upload_digest
+from core.models.cards import WEIGHTS_ENV
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the models
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32, "client_id": "dashboard",

@@ -8,10 +8,10 @@ from fixtures_images import brats_bytes, nifti_bytes
 from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
 
-from core import session_results as sr
-from core.cards import WEIGHTS_ENV
-from core.registry import MODELS
-from training.apptest_support import NavigationPagesManager
+from benchmarks.apptest_support import NavigationPagesManager
+from core.app import session_results as sr
+from core.models.cards import WEIGHTS_ENV
+from core.models.registry import MODELS
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the models
 DISAGREEMENT = "A tumour is reported, but the network outlines no region large enough to show."

@@ -1,4 +1,4 @@
-"""Contracts of core.analysis with the tiny network: shapes, ranges, calibration, consistent areas, one decision."""
+"""Contracts of core.models.analysis with the tiny network: shapes, ranges, calibration, areas, one decision."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from helpers import CLASS_NAMES, brain_slice, encode
 
-from core.analysis import Analysis, analyze, describe_disagreements
-from core.io import ScanSlice, read_image
-from core.metrics import softmax
-from core.preprocess import find_head_mask, preprocess_slice
-from core.registry import LoadedModel, load_available_models
+from core.io.read import ScanSlice, read_image
+from core.models.analysis import Analysis, analyze, describe_disagreements
+from core.models.metrics import softmax
+from core.models.preprocess import find_head_mask, preprocess_slice
+from core.models.registry import LoadedModel, load_available_models
 
 HEIGHT, WIDTH = 70, 90  # not square, so a mask resized back to the wrong shape would show
 

@@ -7,11 +7,11 @@ import pytest
 from fake_cards import write_fake_cards
 from streamlit.testing.v1 import AppTest, app_test
 
-from core.cards import DATA_ENV, WEIGHTS_ENV
-from core.summaries import DISCLAIMER
-from training.apptest_support import NavigationPagesManager
+from benchmarks.apptest_support import NavigationPagesManager
+from core.models.cards import DATA_ENV, WEIGHTS_ENV
+from core.present.summaries import DISCLAIMER
 
-TIMEOUT = 90  # the first run imports TensorFlow through core.registry
+TIMEOUT = 90  # the first run imports TensorFlow through core.models.registry
 TEXT_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "code")
 PAGES = ["app_pages/analyse.py", "app_pages/performance.py", "app_pages/model_card.py"]
 

@@ -1,4 +1,4 @@
-"""The audit trail (core.audit): append-only rows, filters, CSV export, and one sentence when a write fails."""
+"""The audit trail (core.app.audit): append-only rows, filters, CSV export, and one sentence when a write fails."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analysis import Analysis
-from core.audit import (
+from core.app.audit import (
     COLUMNS,
     AuditEvent,
     AuditQuery,
@@ -28,7 +27,8 @@ from core.audit import (
     model_versions,
     upload_digest,
 )
-from core.cards import file_sha256
+from core.models.analysis import Analysis
+from core.models.cards import file_sha256
 
 ANALYSIS = Analysis(class_names=["glioma", "notumor"], type_probabilities={"glioma": 0.912345, "notumor": 0.087655},
                     predicted_type="glioma", tumour_probability=0.912345, tumour_present=True,

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import brain_slice, write_image
 
-from core.batch import analyze_file, list_sources, load_analysers, read_manifest
-from core.errors import InputError
+from core.cli.batch import analyze_file, list_sources, load_analysers, read_manifest
+from core.io.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def test_file_uris_are_read_and_unreadable_uris_get_one_sentence(tmp_path: Path,
 
 
 def test_the_local_engine_never_imports_ray() -> None:
-    code = ("import sys, core.__main__, core.predict_cli; from core.predict_cli import make_engine; "
+    code = ("import sys, core.__main__, core.cli.predict; from core.cli.predict import make_engine; "
             "make_engine('local', None, None); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

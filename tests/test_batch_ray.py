@@ -21,8 +21,8 @@ import pytest
 from helpers import brain_slice, encode
 from PIL import Image
 
-from core.batch_ray import CRASH_ENV, LOCAL_RAY_ENV
-from core.batch_run import ParquetSink
+from core.cli.batch_ray import CRASH_ENV, LOCAL_RAY_ENV
+from core.cli.batch_run import ParquetSink
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {"t1/a.png": ("PNG", 70, 90), "t1/deep/b.jpg": ("JPEG", 60, 84), "t2/a.png": ("PNG", 64, 48),

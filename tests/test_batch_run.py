@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import brain_slice, write_image
 
-import core.batch_run
-from core.batch import FileResult, Source, result_record
-from core.batch_run import JsonSink, ParquetSink, parquet_schema, run_batch
+import core.cli.batch_run
+from core.cli.batch import FileResult, Source, result_record
+from core.cli.batch_run import JsonSink, ParquetSink, parquet_schema, run_batch
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = [(f"scans/{index}.png", Path(f"{index}.png")) for index in range(5)]
@@ -73,7 +73,7 @@ def test_a_rerun_after_a_finished_json_run_analyses_everything_again(tmp_path: P
 
 def test_parquet_parts_hold_every_record_once_and_a_stopped_run_keeps_what_it_finished(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core.batch_run, "PART_ROWS", 3)
+    monkeypatch.setattr(core.cli.batch_run, "PART_ROWS", 3)
     with pytest.raises(KeyboardInterrupt):
         run_batch(SOURCES, ParquetSink(tmp_path / "parts"), FakeEngine(stop_after=4))
     assert sorted(files_of(pq.read_table(tmp_path / "parts").to_pylist())) == ["scans/0.png", "scans/1.png",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.gradcam import METHODS
-from training.bench import run_benchmark
+from benchmarks.bench import run_benchmark
+from core.models.gradcam import METHODS
 
 
 def test_benchmark_times_each_model_the_full_slice_and_every_heatmap(tiny_weights):
@@ -34,7 +34,7 @@ def test_benchmark_reports_an_absent_network_instead_of_failing(tmp_path):
 def test_training_benchmark_measures_pipeline_synthetic_and_their_ratio():
     from helpers import random_slice_arrays
 
-    from training.bench_training import measure_tumour_net, profile_variants
+    from benchmarks.bench_training import measure_tumour_net, profile_variants
     from training.train_tumour_net import TumourNetConfig
 
     arrays = random_slice_arrays(64, 0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.bench_pacs import STEPS, run_pacs_benchmark
-from training.orthanc import Orthanc
+from benchmarks.bench_pacs import STEPS, run_pacs_benchmark
+from benchmarks.orthanc import Orthanc
 
 
 def test_benchmark_times_retrieve_analyse_and_store_of_a_stored_series(orthanc: Orthanc, tiny_weights: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import CLASS_NAMES, brain_slice, write_image
 
-from training.bench_ray import pick_slices, run_ray_benchmark
+from benchmarks.bench_ray import pick_slices, run_ray_benchmark
 
 SLICES = 20
 """More than one Ray block (16 files) for 1 worker, so every engine has a steady rate after its first batch."""
@@ -40,4 +40,4 @@ def test_benchmark_measures_each_engine_and_the_targets(kaggle_like: Path, tiny_
     assert result["scaling_2_vs_1_workers"]["met"] == (result["scaling_2_vs_1_workers"]["value"] >= 1.6)
     overhead = result["overhead_1_worker_vs_local"]["value"]
     assert overhead == pytest.approx(result["local_one_thread"]["slices_per_s"] / one - 1, abs=0.01)
-    assert result["run"]["command"] == f"python -m training.bench_ray --slices={SLICES}"
+    assert result["run"]["command"] == f"python -m benchmarks.bench_ray --slices={SLICES}"

@@ -30,7 +30,7 @@ from browser_support import (
 from helpers import brain_slice, encode
 from study_builders import nifti_study
 
-from core.cards import WEIGHTS_ENV
+from core.models.cards import WEIGHTS_ENV
 
 SCREENS_COPY = Path("/tmp/screens")
 UPLOADS = {"first.png": brain_slice(256, 256, seed=1), "second.png": brain_slice(200, 240, seed=2)}

@@ -32,9 +32,9 @@ from browser_support import (
 )
 from helpers import brain_slice, encode
 
-from core.audit import AuditStore, upload_digest
-from core.cards import WEIGHTS_ENV
-from training.load_test import auth_secrets
+from benchmarks.load_test import auth_secrets
+from core.app.audit import AuditStore, upload_digest
+from core.models.cards import WEIGHTS_ENV
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 playwright_api = pytest.importorskip("playwright.sync_api")

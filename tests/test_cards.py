@@ -1,4 +1,4 @@
-"""Contracts of core.cards: a card survives the write/read round trip as strict JSON."""
+"""Contracts of core.models.cards: a card survives the write/read round trip as strict JSON."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cards import WEIGHTS_ENV, read_cards, read_evaluation, weights_dir, write_evaluation
+from core.models.cards import WEIGHTS_ENV, read_cards, read_evaluation, weights_dir, write_evaluation
 
 
 def test_card_round_trip_turns_nan_into_null_and_numpy_scalars_into_numbers(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from helpers import CLASS_NAMES, brain_slice, write_image
 
 import training.tumour_data
-from core.io import read_image
-from core.preprocess import InputSpec, preprocess_slice
+from core.io.read import read_image
+from core.models.preprocess import InputSpec, preprocess_slice
 from training.data import list_samples, load_kaggle_splits, split_train_val
 from training.tumour_data import LabelledSlice, load_slices
 

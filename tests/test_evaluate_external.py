@@ -15,11 +15,11 @@ import pytest
 from helpers import brain_slice, write_image
 from PIL import Image
 
-from core import ood
-from core.cards import file_sha256
-from core.preprocess import preprocess_slice
-from core.registry import load_model
-from core.summaries import external_table
+from core.models import ood
+from core.models.cards import file_sha256
+from core.models.preprocess import preprocess_slice
+from core.models.registry import load_model
+from core.present.summaries import external_table
 from training.evaluate_external import DATA_FOLDER, OVERLAP_SOURCE, evaluate_external
 
 SIZE = 64
@@ -162,7 +162,7 @@ def test_external_table_is_empty_without_a_card() -> None:
 
 
 def test_validation_slices_are_the_development_sources_only_with_colour_masks_read_as_tumour(tmp_path: Path) -> None:
-    from core.preprocess import InputSpec
+    from core.models.preprocess import InputSpec
     from training.brain_other_data import validation_slices
     from training.tumour_data import GLIOMA, NO_TUMOUR, load_slices
 

@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import pytest
 from fake_cards import CLASS_NAMES, presence_view, segmentation_view, study_card, type_view
 
-from core import figures
-from core.summaries import operating_point
+from core.present import figures
+from core.present.summaries import operating_point
 
 
 @pytest.fixture
@@ -124,6 +124,6 @@ def test_partial_parts_still_draw_what_is_there():
 
 
 def test_figures_module_does_not_import_streamlit():
-    out = subprocess.run([sys.executable, "-c", "import core.figures, sys; print('streamlit' in sys.modules)"],
+    out = subprocess.run([sys.executable, "-c", "import core.present.figures, sys; print('streamlit' in sys.modules)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

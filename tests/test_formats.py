@@ -14,9 +14,9 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEGLossless
 
-from core.errors import InputError
-from core.io import SliceChoice, describe_volume, read_scan
-from core.scan import to_unit_range
+from core.io.errors import InputError
+from core.io.read import SliceChoice, describe_volume, read_scan
+from core.io.scan import to_unit_range
 
 
 def one_sentence(err: pytest.ExceptionInfo[InputError]) -> str:

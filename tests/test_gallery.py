@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from fake_cards import tumour_net_card, write_fake_cards
 
-from core.cards import DATA_ENV
-from core.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
+from core.models.cards import DATA_ENV
+from core.present.gallery import dataset_present, dataset_root, load_thumbnail, misclassified_files
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Contracts of core.gradcam, checked on a tiny classifier trained here to find a synthetic bright lesion."""
+"""Contracts of core.models.gradcam, checked on a tiny classifier trained here to find a synthetic bright lesion."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from core.gradcam import ATTENTION, GRADIENT_METHODS, available_methods, default_method, gradcam_heatmap
-from core.preprocess import InputSpec, find_brain_box, preprocess_slice
-from core.registry import LoadedModel
+from core.models.gradcam import ATTENTION, GRADIENT_METHODS, available_methods, default_method, gradcam_heatmap
+from core.models.preprocess import InputSpec, find_brain_box, preprocess_slice
+from core.models.registry import LoadedModel
 
 SIZE = 64
 LESION_RADIUS = 5
@@ -152,7 +152,7 @@ def attending(tmp_path_factory) -> LoadedModel:
     """The tiny two-headed network of conftest, whose type head pools by its mask of bright pixels."""
     from conftest import save_tiny_network
 
-    from core.registry import load_model
+    from core.models.registry import load_model
 
     return load_model("tumour_net", save_tiny_network(tmp_path_factory.mktemp("attending")))
 
@@ -190,8 +190,8 @@ def test_attention_weights_sum_to_one_per_slice(attending):
 def test_attention_from_the_analysis_pass_gives_the_same_map_without_a_second_pass(attending):
     from helpers import brain_slice
 
-    from core.analysis import analyze
-    from core.scan import ScanSlice
+    from core.io.scan import ScanSlice
+    from core.models.analysis import analyze
 
     pixels = brain_slice(96, 80)
     analysis = analyze(ScanSlice(pixels=pixels), {"tumour_net": attending})

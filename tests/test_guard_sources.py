@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.ood import FAMILY_PHRASES
+from core.models.ood import FAMILY_PHRASES
 from training.guard_sources import (
     BRAIN,
     BRAIN_OTHER_ROOT,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.access import login_providers, read_policy
+from core.app.access import login_providers, read_policy
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))

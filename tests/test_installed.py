@@ -15,9 +15,9 @@ from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
 
 from app_pages import analysis_ui
-from core.cards import WEIGHTS_ENV
-from core.installed import Installed, load_installed, start_loading, weights_stamp
-from training.apptest_support import NavigationPagesManager
+from benchmarks.apptest_support import NavigationPagesManager
+from core.models.cards import WEIGHTS_ENV
+from core.models.installed import Installed, load_installed, start_loading, weights_stamp
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 90
@@ -65,11 +65,12 @@ def test_weights_stamp_follows_cards_and_guard_arrays(tmp_path):
 
 def test_the_page_modules_and_both_metric_pages_never_import_tensorflow(tmp_path):
     write_fake_cards(tmp_path / "weights", tmp_path / "data")
-    assert not imports_tensorflow("import app_pages.analysis_ui, app_pages.common, core.installed, core.patient")
+    assert not imports_tensorflow(
+        "import app_pages.analysis_ui, app_pages.common, core.models.installed, core.report.patient")
     for page in ("app_pages/performance.py", "app_pages/model_card.py"):
         assert not imports_tensorflow(
             "import os; from streamlit.testing.v1 import AppTest, app_test\n"
-            "from training.apptest_support import NavigationPagesManager\n"
+            "from benchmarks.apptest_support import NavigationPagesManager\n"
             "app_test.PagesManager = NavigationPagesManager\n"
             f"os.environ[{WEIGHTS_ENV!r}] = {str(tmp_path / 'weights')!r}\n"
             f"at = AppTest.from_file('app.py', default_timeout=60).switch_page({page!r}).run()\n"

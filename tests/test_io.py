@@ -16,8 +16,8 @@ import pytest
 from fixtures_images import dicom_bytes, gradient, nifti_bytes, png_bytes, raster_bytes
 from PIL import Image
 
-from core.errors import InputError
-from core.io import (
+from core.io.errors import InputError
+from core.io.read import (
     ACCEPTED_EXTENSIONS,
     MAX_PIXELS,
     MIN_SIDE,
@@ -152,7 +152,7 @@ def test_accepted_extensions_cover_every_format_for_the_upload_widget() -> None:
 
 
 def test_core_io_does_not_import_streamlit() -> None:
-    out = subprocess.run([sys.executable, "-c", "import core.io, sys; print('streamlit' in sys.modules)"],
+    out = subprocess.run([sys.executable, "-c", "import core.io.read, sys; print('streamlit' in sys.modules)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,5 +1,5 @@
-"""The LiteRT export (core/litert_network.py, training/export_litert.py): same answers as Keras, used only while it
-matches the .keras file it came from, gradient heatmaps still through Keras, and a command-line report that never
+"""The LiteRT export (core/models/litert_network.py, training/export_litert.py): same answers as Keras, used only while
+it matches the .keras file it came from, gradient heatmaps still through Keras, and a command-line report that never
 imports TensorFlow or scikit-learn."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from helpers import brain_slice, encode
 
-from core.cards import WEIGHTS_DIR, file_sha256, read_evaluation, write_evaluation
-from core.gradcam import gradcam_heatmap
-from core.litert_network import export_paths, fresh_export
-from core.registry import load_model
+from core.models.cards import WEIGHTS_DIR, file_sha256, read_evaluation, write_evaluation
+from core.models.gradcam import gradcam_heatmap
+from core.models.litert_network import export_paths, fresh_export
+from core.models.registry import load_model
 from training.export_litert import export_network
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def test_the_export_answers_as_keras_does_and_records_its_source(exported: Path)
     assert lite.engine == "LiteRT"
     size, channels = lite.spec.size, lite.spec.channels
     batch = np.random.default_rng(0).random((3, size, size, channels)).astype(np.float32)
-    from core.keras_network import keras_runner
+    from core.models.keras_network import keras_runner
 
     expected = keras_runner(lite.model, lite.card["architecture"])(batch)
     for name, value in lite.predict_outputs(batch).items():

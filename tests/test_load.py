@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from browser_support import needs_chromium
 
-from training.load_test import STEPS, LoadConfig, run_load_test
+from benchmarks.load_test import STEPS, LoadConfig, run_load_test
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 pytest.importorskip("playwright.async_api")
@@ -31,7 +31,7 @@ def test_concurrent_browser_sessions_see_their_own_answers_and_are_audited(tiny_
 
 
 def test_a_table_from_another_session_is_caught() -> None:
-    from training.load_test import Upload, table_problems
+    from benchmarks.load_test import Upload, table_problems
 
     mine = Upload("a.png", b"", {"File": "a.png", "Tumour type": "glioma", "Tumour present": "yes", "Area (px)": "120",
                                  "Problem": "", "Confidence (%)": "91.5", "Probability (%)": "99.0"})

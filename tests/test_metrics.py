@@ -1,4 +1,4 @@
-"""Contracts of core.metrics on hand-computed cases and synthetic data with a known answer."""
+"""Contracts of core.models.metrics on hand-computed cases and synthetic data with a known answer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.metrics import (
+from core.models.metrics import (
     binary_summary,
     classification_summary,
     dice_score,

@@ -1,4 +1,4 @@
-"""Contracts of core.ood (the out-of-distribution guard) and its fitting script, on the tiny untrained network."""
+"""Contracts of core.models.ood (the out-of-distribution guard) and its fitting script, on the tiny untrained net."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from helpers import brain_slice, encode
 
-from core import ood
-from core.cards import file_sha256
-from core.io import read_scan
-from core.preprocess import preprocess_slice
-from core.registry import LoadedModel, ModelMissingError, load_model
+from core.io.read import read_scan
+from core.models import ood
+from core.models.cards import file_sha256
+from core.models.preprocess import preprocess_slice
+from core.models.registry import LoadedModel, ModelMissingError, load_model
 from training.fit_ood import GuardData, ImageSet, OodConfig, fit_and_evaluate, preprocess_uploads
 from training.ood_images import OodImage, make_noise, make_ood_images, make_text_pages
 

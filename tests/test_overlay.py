@@ -1,4 +1,4 @@
-"""Contracts of core.overlay: shapes, dtypes, and what each blend may and may not touch."""
+"""Contracts of core.present.overlay: shapes, dtypes, and what each blend may and may not touch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from core.overlay import overlay_heatmap, overlay_mask, png_bytes, side_by_side, to_rgb
+from core.present.overlay import overlay_heatmap, overlay_mask, png_bytes, side_by_side, to_rgb
 
 
 @pytest.fixture
@@ -119,6 +119,6 @@ def test_png_bytes_decode_back_to_the_same_image(pixels, mask):
 
 
 def test_overlay_imports_neither_tensorflow_nor_streamlit():
-    code = "import core.overlay, sys; print('tensorflow' in sys.modules, 'streamlit' in sys.modules)"
+    code = "import core.present.overlay, sys; print('tensorflow' in sys.modules, 'streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

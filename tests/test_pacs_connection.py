@@ -17,7 +17,7 @@ import pytest
 import requests
 from browser_support import free_port
 
-from core.errors import InputError
+from core.io.errors import InputError
 from core.pacs.client import PacsClient, StudyQuery
 from core.pacs.connection import PacsConfig, PacsError, open_session, read_config
 

@@ -17,7 +17,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from study_builders import CUBE_SLICES, cube_slice, series_files
 
-from core.cards import TUMOUR_NET, read_cards
+from core.models.cards import TUMOUR_NET, read_cards
+from core.models.registry import load_model
 from core.pacs.client import SeriesListing, StudyInfo, check_analysable, search_sentence
 from core.pacs.connection import PacsError
 from core.pacs.export import (
@@ -30,7 +31,6 @@ from core.pacs.export import (
 )
 from core.pacs.study import SeriesAnalysis, analyse_instances, choose_instances, parse_instance_numbers
 from core.pacs.view import first_analysable, sent_sentence, series_table, study_label
-from core.registry import load_model
 
 PATIENT = {"PatientID": "P-MEM", "PatientName": "Memory^Mo", "PatientBirthDate": "19800229", "StudyDate": "20240105",
            "ReferringPhysicianName": "Referrer^Rita"}

@@ -1,7 +1,7 @@
 """Against a real PACS (Debian's Orthanc with DICOMweb, authentication on): search, list, retrieve, analyse, store
 the SEG, the outlined secondary captures and the PDF report, then read all three back and check them; the command
 line; a wrong password and a non-MR series. The issue's 15 s target for a 20-slice round trip is measured by
-:mod:`training.bench_pacs`.
+:mod:`benchmarks.bench_pacs`.
 
 Skips where Orthanc is not installed (``apt-get install orthanc orthanc-dicomweb``; ``.ci/run`` installs it).
 """
@@ -22,14 +22,14 @@ from orthanc_server import Orthanc, SyntheticStudy, load_synthetic_study
 from pypdf import PdfReader
 from study_builders import CUBE_SLICES, CUBE_VOXELS
 
-from core.cards import TUMOUR_NET, read_cards
-from core.overlay import overlay_mask
+from core.models.cards import TUMOUR_NET, read_cards
+from core.models.registry import LoadedModel, load_model
 from core.pacs import cli as pacs_cli
 from core.pacs.client import PacsClient, SeriesListing, StudyQuery
 from core.pacs.connection import PacsError, read_config
 from core.pacs.export import DESCRIPTIONS, ResultInstances, read_model_version, send_results
 from core.pacs.study import SeriesAnalysis, fetch_and_analyse
-from core.registry import LoadedModel, load_model
+from core.present.overlay import overlay_mask
 from core.study.analyse import analyse_study
 from core.study.cli import RESULT_KEYS
 from core.study.upload import read_study

@@ -11,7 +11,7 @@ from orthanc_server import Orthanc, SyntheticStudy, load_synthetic_study
 from streamlit.testing.v1 import AppTest
 from study_builders import CUBE_SLICES
 
-from core.cards import WEIGHTS_ENV
+from core.models.cards import WEIGHTS_ENV
 from core.pacs.client import PacsClient
 from core.pacs.connection import read_config
 

@@ -1,4 +1,4 @@
-"""Contracts of core.preprocess on decoded images of every valid mode and bit depth (bad inputs: test_io.py)."""
+"""Contracts of core.models.preprocess on decoded images of every valid mode and bit depth (bad inputs: test_io.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from helpers import brain_slice, encode
 from PIL import Image
 
-from core.io import read_image
-from core.preprocess import InputSpec, find_brain_box, preprocess_slice, resize
+from core.io.read import read_image
+from core.models.preprocess import InputSpec, find_brain_box, preprocess_slice, resize
 
 HEIGHT, WIDTH = 72, 96
 

@@ -18,14 +18,14 @@ import pytest
 from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
 
-from core import ood
-from core import session_results as sr
-from core.cards import WEIGHTS_ENV, read_cards
-from core.patient import PatientFields
-from core.preprocess import preprocess_slice
-from core.registry import load_available_models
-from core.uncertainty import predict_type_tta
-from training.apptest_support import NavigationPagesManager
+from benchmarks.apptest_support import NavigationPagesManager
+from core.app import session_results as sr
+from core.models import ood
+from core.models.cards import WEIGHTS_ENV, read_cards
+from core.models.preprocess import preprocess_slice
+from core.models.registry import load_available_models
+from core.models.uncertainty import predict_type_tta
+from core.report.patient import PatientFields
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 90
@@ -144,7 +144,7 @@ def test_a_whole_study_and_its_report_write_nothing_and_connect_nowhere(weights:
                                                                       connections) -> None:
     from study_builders import nifti_study
 
-    from core.registry import load_model
+    from core.models.registry import load_model
     from core.study.report import view_report_pdf
     from core.study.view import open_study
 
@@ -164,12 +164,12 @@ def test_a_pacs_round_trip_writes_nothing_and_connects_only_to_the_pacs(weights:
     """Issue 13: a series fetched from a PACS, analysed and sent back as SEG, captures and PDF stays in memory."""
     from orthanc_server import load_synthetic_study
 
-    from core.cards import TUMOUR_NET
+    from core.models.cards import TUMOUR_NET
+    from core.models.registry import load_model
     from core.pacs.client import PacsClient
     from core.pacs.connection import read_config
     from core.pacs.export import read_model_version, send_results
     from core.pacs.study import fetch_and_analyse
-    from core.registry import load_model
 
     study = load_synthetic_study(orthanc, "P-PRIVATE", "Private^Pat", "20240601")
     targets, real_connect = [], socket.socket.connect

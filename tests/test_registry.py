@@ -1,4 +1,4 @@
-"""Contracts of core.registry: a model loads only with its card, and its predictor follows the card."""
+"""Contracts of core.models.registry: a model loads only with its card, and its predictor follows the card."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers import CLASS_NAMES
 
-from core.cards import MODELS, WEIGHTS_ENV, read_cards, write_evaluation
-from core.metrics import softmax
-from core.registry import ModelMissingError, load_available_models, load_model
+from core.models.cards import MODELS, WEIGHTS_ENV, read_cards, write_evaluation
+from core.models.metrics import softmax
+from core.models.registry import ModelMissingError, load_available_models, load_model
 
 
 def test_model_without_its_card_is_refused_naming_the_train_command(tmp_path: Path, tiny_weights: Path) -> None:
@@ -71,7 +71,7 @@ def test_models_load_from_the_folder_named_by_the_environment(
 
 
 def test_flip_average_mirrors_spatial_outputs_back_and_averages_the_rest() -> None:
-    from core.registry import flip_average
+    from core.models.registry import flip_average
 
     batch = np.random.default_rng(0).random((2, 4, 6, 1)).astype(np.float32)
     seen = []
@@ -89,8 +89,8 @@ def test_flip_average_mirrors_spatial_outputs_back_and_averages_the_rest() -> No
 def test_card_adopting_flip_averaging_makes_the_answers_mirror_invariant(tmp_path: Path, tiny_weights: Path) -> None:
     from helpers import brain_slice
 
-    from core.cards import read_evaluation
-    from core.preprocess import preprocess_slice
+    from core.models.cards import read_evaluation
+    from core.models.preprocess import preprocess_slice
 
     shutil.copy(tiny_weights / "tumour_net.keras", tmp_path / "tumour_net.keras")
     write_evaluation({**read_evaluation(tiny_weights / "tumour_net.json"), "test_time_flip": {"adopted": True}},

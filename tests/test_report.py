@@ -18,17 +18,17 @@ from PIL import Image
 from pypdf import PdfReader
 from scipy import ndimage
 
-from core.analysis import Analysis
-from core.findings import LOW_CONFIDENCE, describe_findings
-from core.patient import PatientFields
-from core.report import (
+from core.cli.report import add_patient_arguments, build_report_for_files, patient_from_args
+from core.models.analysis import Analysis
+from core.present.findings import LOW_CONFIDENCE, describe_findings
+from core.present.summaries import DISCLAIMER
+from core.report.patient import PatientFields
+from core.report.pdf import (
     ReportSlice,
     build_report,
     make_report_slice,
     read_app_version,
 )
-from core.report_cli import add_patient_arguments, build_report_for_files, patient_from_args
-from core.summaries import DISCLAIMER
 
 GENERATED_AT = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 DIACRITIC_NAME = "Zażółć gęślą jaźń Muñoz-Müller"
@@ -49,7 +49,7 @@ def phantom(size: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.
 
 def analysis_for(mask: np.ndarray | None, probs: tuple[float, ...] = (0.05, 0.87, 0.03, 0.05),
                  tumour_probability: float | None = 0.93, missing: tuple[str, ...] = ()) -> Analysis:
-    """An Analysis as core.analysis.analyze would fill it, with the given numbers."""
+    """An Analysis as core.models.analysis.analyze would fill it, with the given numbers."""
     result = Analysis(missing_models=list(missing))
     if "tumour_net" not in missing:
         result.class_names = CLASS_NAMES

@@ -1,4 +1,4 @@
-"""What the Analyse page relies on from core.session_results: per-file results, the table, pictures and reports."""
+"""What the Analyse page relies on from core.app.session_results: per-file results, the table, pictures and reports."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from fixtures_images import brats_bytes, nifti_bytes
 from helpers import brain_slice, encode
 from PIL import Image
 
-from core import session_results as sr
-from core.cards import MODELS, WEIGHTS_DIR
-from core.io import ScanSlice
-from core.registry import load_available_models
+from core.app import session_results as sr
+from core.io.read import ScanSlice
+from core.models.cards import MODELS, WEIGHTS_DIR
+from core.models.registry import load_available_models
 
 BAD_FILES = {
     "empty.png": b"",
@@ -161,7 +161,8 @@ def test_reports_are_pdfs_of_the_readable_files(models, result):
 
 
 def test_module_does_not_import_streamlit():
-    out = subprocess.run([sys.executable, "-c", "import core.session_results, sys; print('streamlit' in sys.modules)"],
+    code = "import core.app.session_results, sys; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code],
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from helpers import brain_slice, encode
 
-from core.analysis import analyze
-from core.cards import WEIGHTS_DIR, read_evaluation
-from core.io import read_image
-from core.metrics import dice_score
-from core.registry import LoadedModel, load_model
+from core.io.read import read_image
+from core.models.analysis import analyze
+from core.models.cards import WEIGHTS_DIR, read_evaluation
+from core.models.metrics import dice_score
+from core.models.registry import LoadedModel, load_model
 from training.tumour_data import make_splits, read_mask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

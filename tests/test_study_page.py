@@ -24,12 +24,12 @@ from study_builders import (
     zipped,
 )
 
-from core.cards import TUMOUR_NET, WEIGHTS_ENV
-from core.figures import make_slice_curve_figure, make_surface_figure
-from core.registry import load_model
+from benchmarks.apptest_support import NavigationPagesManager
+from core.models.cards import TUMOUR_NET, WEIGHTS_ENV
+from core.models.registry import load_model
+from core.present.figures import make_slice_curve_figure, make_surface_figure
 from core.study import view as sv
 from core.study.upload import ACCEPTED_STUDY, read_study
-from training.apptest_support import NavigationPagesManager
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads the network
 PAGE = "app_pages/study.py"

@@ -12,9 +12,9 @@ import pytest
 from study_builders import CUBE_VOXELS, nifti_study, series_files, shuffled, zipped
 
 from core.__main__ import main
-from core.cards import TUMOUR_NET
-from core.registry import LoadedModel, load_model
-from core.report import build_study_report
+from core.models.cards import TUMOUR_NET
+from core.models.registry import LoadedModel, load_model
+from core.report.pdf import build_study_report
 from core.study import view as sv
 from core.study.report import view_report_pdf
 

@@ -27,9 +27,9 @@ from study_builders import (
     zipped,
 )
 
-from core.errors import InputError
-from core.io import SliceChoice, read_scan
-from core.scan import to_unit_range
+from core.io.errors import InputError
+from core.io.read import SliceChoice, read_scan
+from core.io.scan import to_unit_range
 from core.study.series import SeriesChoiceError
 from core.study.upload import list_series, read_study
 

@@ -26,15 +26,15 @@ from study_builders import (
     shuffled,
 )
 
-from core.analysis import analyze
-from core.cards import TUMOUR_NET
-from core.errors import InputError
-from core.io import SliceChoice, read_scan
-from core.registry import LoadedModel, load_model
+from core.io.errors import InputError
+from core.io.read import SliceChoice, read_scan
+from core.models.analysis import analyze
+from core.models.cards import TUMOUR_NET
+from core.models.registry import LoadedModel, load_model
+from core.models.tumour import TumourReading
 from core.study.analyse import analyse_study, largest_diameter_mm, summarise
 from core.study.upload import read_study
 from core.study.volume import RAS_ORNT, Volume, mask_image, read_nifti_volume
-from core.tumour import TumourReading
 
 REPO = Path(__file__).resolve().parents[1]
 

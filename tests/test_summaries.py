@@ -5,7 +5,7 @@ import math
 import pytest
 from fake_cards import presence_view, segmentation_view, study_card, tumour_net_card, type_view
 
-from core import summaries
+from core.present import summaries
 
 TITLES = {"tumour_net": "Tumour network"}
 

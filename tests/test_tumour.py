@@ -1,11 +1,11 @@
-"""core.tumour: presence from the type probabilities, speck removal and the gated mask."""
+"""core.models.tumour: presence from the type probabilities, speck removal and the gated mask."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.tumour import gate_mask, remove_specks, tumour_probability
+from core.models.tumour import gate_mask, remove_specks, tumour_probability
 
 NAMES = ["glioma", "meningioma", "notumor", "pituitary"]
 

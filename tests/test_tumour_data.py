@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.metrics import iou_score
+from core.models.metrics import iou_score
 from training.train_tumour_net import masked_dice_bce_loss
 from training.tumour_data import EpochBatches, LabelledSlice, SliceArrays, resize_mask, split_by_patient
 

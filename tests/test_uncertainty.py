@@ -1,4 +1,4 @@
-"""Contracts of core.uncertainty (test-time augmentation of the tumour-type answer)."""
+"""Contracts of core.models.uncertainty (test-time augmentation of the tumour-type answer)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from helpers import CLASS_NAMES, brain_slice
 
-from core.analysis import analyze
-from core.findings import class_label
-from core.io import ScanSlice
-from core.metrics import softmax
-from core.preprocess import InputSpec
-from core.registry import load_model
-from core.uncertainty import VIEWS, TypeSpread, describe_spread, make_views, predict_type_tta, shift
+from core.io.read import ScanSlice
+from core.models.analysis import analyze
+from core.models.metrics import softmax
+from core.models.preprocess import InputSpec
+from core.models.registry import load_model
+from core.models.uncertainty import VIEWS, TypeSpread, describe_spread, make_views, predict_type_tta, shift
+from core.present.findings import class_label
 
 
 @dataclass

@@ -5,8 +5,8 @@ The Kaggle slices come from a handful of scanners and mostly one contrast; other
 thick slices), noise, and skull stripping (BraTS and most research collections publish brains without skull or
 scalp, which the Kaggle slices never show). Each batch gets, per image and each with its own probability:
 
-- skull stripping: the head outline (:func:`core.preprocess.find_head_mask`, computed once per training slice) eroded
-  by a few percent of the image and everything outside it set to black, then the brain rescaled to fill [0, 1];
+- skull stripping: the head outline (:func:`core.models.preprocess.find_head_mask`, computed once per training slice)
+  eroded by a few percent of the image and everything outside it set to black, then the brain rescaled to fill [0, 1];
 - a gamma curve, ``x ** exp(u)`` with ``u`` uniform in ``+-GAMMA_LOG_RANGE`` (contrast changes between sequences);
 - a smooth multiplicative bias field: a coarse grid of log-gains, bicubically upsampled (coil non-uniformity);
 - a loss of resolution: the image downsampled by a factor of up to ``MAX_DOWNSAMPLE`` and brought back bilinearly;

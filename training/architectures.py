@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from core.network_layers import ATTENTION_LAYER, MaskAttention, WeightedPooling
+from core.models.network_layers import ATTENTION_LAYER, MaskAttention, WeightedPooling
 
 BN_MOMENTUM = 0.9
 """Faster-moving batch-norm statistics than Keras' 0.99, so short schedules still end with usable inference stats."""
@@ -39,12 +39,12 @@ def build_tumour_net(size: int, base: int = 16, depth: int = 4, dropout: float =
     """One shared encoder, a 4-class tumour-type head and a segmentation decoder: one forward pass answers both.
 
     Encoder: a thin full-resolution branch, a stride-2 stem, then ``depth`` residual stages (``base`` doubling) and a
-    residual bottleneck at size / 2**(depth + 1) (named ``last_conv``). Decoder: U-Net up-sampling with skip
-    connections back to size / 2, bilinear to full size, the full-resolution branch, sigmoid ``mask``. Type head,
+    residual bottleneck at size / 2**(depth + 1) (named ``last_conv``). Decoder: U-Net up-sampling with skip connections
+    back to size / 2, bilinear to full size, the full-resolution branch, sigmoid ``mask``. Type head,
     ``pooling="mask"``: the bottleneck up-sampled to the last stage's grid and joined with that stage, pooled with the
-    weights of :class:`~core.network_layers.MaskAttention` (the mask averaged onto that grid, layer ``attention``);
-    ``pooling="gap"``: global average of the bottleneck. Then dropout -> ``logits`` -> softmax ``type``. Outputs are
-    float32 under a mixed-precision policy. Flat functional graph, so tf-keras-vis reaches every layer.
+    weights of :class:`~core.models.network_layers.MaskAttention` (the mask averaged onto that grid, layer
+    ``attention``); ``pooling="gap"``: global average of the bottleneck. Then dropout -> ``logits`` -> softmax ``type``.
+    Outputs are float32 under a mixed-precision policy. Flat functional graph, so tf-keras-vis reaches every layer.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.preprocess import resize
+from core.models.preprocess import resize
 from training.guard_sources import BRAIN_OTHER_ROOT, HELD_OUT_BRAIN, LINKED_TO_LGG
 from training.tumour_data import GLIOMA, NO_TUMOUR, LabelledSlice, read_mask
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256
-from core.litert_network import fresh_export
+from core.models.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256
+from core.models.litert_network import fresh_export
 from training.train_tumour_net import EARLIER_STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ STEPS = (
          lambda: _newer(WEIGHTS_DIR / "tumour_net_external.json", WEIGHTS_DIR / "ood.json")),
     Step("evaluate_volumes", "training.evaluate_volumes",
          lambda: _newer(WEIGHTS_DIR / "tumour_net_volumes.json", WEIGHTS_DIR / "tumour_net.keras")),
-    Step("bench", "training.bench", lambda: _newer(WEIGHTS_DIR / "benchmarks.json", WEIGHTS_DIR / "tumour_net.json")),
+    Step("bench", "benchmarks.bench", lambda: _newer(WEIGHTS_DIR / "benchmarks.json", WEIGHTS_DIR / "tumour_net.json")),
 )
 
 

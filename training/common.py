@@ -1,4 +1,4 @@
-"""Pieces every training script shares: seeds, the augmentation pipeline, run metadata."""
+"""Pieces every training script shares: seeds, the augmentation pipeline, run metadata, a generated slice."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
+from core.io.scan import ScanSlice
 
 
 def set_seeds(seed: int) -> None:
@@ -73,3 +75,12 @@ def cli_overrides(config: Any) -> list[str]:
     defaults = type(config)()
     return [f"--{f.name.replace('_', '-')}={getattr(config, f.name)}" for f in fields(config)
             if getattr(config, f.name) != getattr(defaults, f.name)]
+
+
+def synthetic_slice(size: int = 512, seed: int = 0) -> ScanSlice:
+    """A head-like bright ellipse with a brighter blob and noise, standing in for an upload."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size] / size - 0.5
+    head = ((rows / 0.42) ** 2 + (cols / 0.36) ** 2 < 1).astype(np.float32) * 0.5
+    blob = (((rows - 0.1) / 0.08) ** 2 + ((cols + 0.1) / 0.08) ** 2 < 1) * 0.4
+    return ScanSlice(pixels=np.clip(head + blob + rng.normal(0, 0.03, head.shape), 0, 1).astype(np.float32))

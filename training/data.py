@@ -1,7 +1,7 @@
 """Load the Kaggle 4-class brain-tumour MRI set, split it, find duplicates and cache preprocessed arrays.
 
-Layout: ``<root>/Training|Testing/<class>/*``. Every image goes through ``core.io.read_image`` and
-``core.preprocess.preprocess_slice``, exactly like an upload in the app.
+Layout: ``<root>/Training|Testing/<class>/*``. Every image goes through ``core.io.read.read_image`` and
+``core.models.preprocess.preprocess_slice``, exactly like an upload in the app.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedShuffleSplit
 
-import core.preprocess
+import core.io.raster
+import core.io.read
+import core.models.preprocess
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_ROOT = SHARED_DATA / "brain-tumor-mri-4class"
 CLASS_NAMES = ("glioma", "meningioma", "notumor", "pituitary")
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-DECODING_MODULES = ("io.py", "raster.py", "preprocess.py")
+DECODING_MODULES = (core.io.read, core.io.raster, core.models.preprocess)
 """The ``core`` modules whose code decides the pixels a model sees; their source is part of every cache key."""
 
 
@@ -32,8 +34,7 @@ def file_md5(path: str | Path | None) -> str | None:
 
 def preprocessing_fingerprint() -> str:
     """MD5 of the decoding and preprocessing code, so an edit there never reuses arrays cached before it."""
-    folder = Path(core.preprocess.__file__).parent
-    return hashlib.md5(b"".join((folder / name).read_bytes() for name in DECODING_MODULES)).hexdigest()
+    return hashlib.md5(b"".join(Path(module.__file__).read_bytes() for module in DECODING_MODULES)).hexdigest()
 
 
 @dataclass(frozen=True)

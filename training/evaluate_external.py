@@ -2,11 +2,11 @@
 
     python -m training.evaluate_external [--weights DIR] [--out weights/tumour_net_external.json]
 
-Every 2D image of ``brain-mri-other/`` in the shared data folder (:func:`core.cards.data_dir`; laid out as
+Every 2D image of ``brain-mri-other/`` in the shared data folder (:func:`core.models.cards.data_dir`; laid out as
 ``<source>/<label>/<sequence>/``, ``volumes/`` and ``masks/`` are not inputs) goes through the app's own path:
-:func:`core.io.read_scan`, then :func:`core.analysis.analyze` with the models and the out-of-distribution guard of
-``DIR``, so calibration, presence threshold, speck removal and flip averaging are exactly the app's. Reported per
-source, per source and sequence, per sequence and pooled (with and without ``tcga_du7294_brainlesion``, a patient
+:func:`core.io.read.read_scan`, then :func:`core.models.analysis.analyze` with the models and the out-of-distribution
+guard of ``DIR``, so calibration, presence threshold, speck removal and flip averaging are exactly the app's. Reported
+per source, per source and sequence, per sequence and pooled (with and without ``tcga_du7294_brainlesion``, a patient
 who is also in ``lgg-kaggle_3m``):
 
 - tumour slices: presence sensitivity and the predicted types (BraTS and TCGA gliomas should read glioma;
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis import analyze
-from core.cards import TUMOUR_NET, WEIGHTS_DIR, data_dir, file_sha256, weights_dir, write_evaluation
-from core.errors import InputError
-from core.io import read_scan
-from core.ood import OodDetector, load_available_detector
-from core.registry import LoadedModel, ModelMissingError, load_available_models
+from core.io.errors import InputError
+from core.io.read import read_scan
+from core.models.analysis import analyze
+from core.models.cards import TUMOUR_NET, WEIGHTS_DIR, data_dir, file_sha256, weights_dir, write_evaluation
+from core.models.ood import OodDetector, load_available_detector
+from core.models.registry import LoadedModel, ModelMissingError, load_available_models
 from training.brain_other_data import (
     MASK_ENCODINGS,
     TUMOUR_FREE_LABELS,
@@ -56,7 +56,7 @@ EXPECTED_TYPES = {"brats2018_deepvoxnet2": "glioma", "brats2023_gli_sarah": "gli
 NOTES = {
     "test_set": "A test set: no threshold or rule was chosen or changed here. Temperature, presence threshold, speck "
                 "size, flip averaging and the out-of-distribution threshold are those of the network's and the "
-                "guard's cards, applied by core.analysis.analyze exactly as in the app.",
+                "guard's cards, applied by core.models.analysis.analyze exactly as in the app.",
     "overlap": f"{OVERLAP_SOURCE} is TCGA-DU-7294, a patient also in lgg-kaggle_3m (TCGA_DU_7294_19890104), possibly "
                "in the network's training split; the BraTS 2018 TCIA cases also come from TCGA, like the LGG "
                f"patients. Pooled numbers are given with and without {OVERLAP_SOURCE}.",

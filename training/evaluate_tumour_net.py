@@ -34,14 +34,14 @@ import keras
 import numpy as np
 from scipy import ndimage
 
-from core.cards import WEIGHTS_DIR, write_evaluation
-from core.gradcam import ATTENTION, GRADIENT_METHODS
-from core.gradient_cams import compute_cam
-from core.metrics import binary_summary, classification_summary, fit_temperature, reliability_bins, softmax
-from core.network_layers import ATTENTION_LAYER
-from core.preprocess import InputSpec, resize
-from core.summaries import dig, network_measures
-from core.tumour import gate_mask, tumour_probability
+from core.models.cards import WEIGHTS_DIR, write_evaluation
+from core.models.gradcam import ATTENTION, GRADIENT_METHODS
+from core.models.gradient_cams import compute_cam
+from core.models.metrics import binary_summary, classification_summary, fit_temperature, reliability_bins, softmax
+from core.models.network_layers import ATTENTION_LAYER
+from core.models.preprocess import InputSpec, resize
+from core.models.tumour import gate_mask, tumour_probability
+from core.present.summaries import dig, network_measures
 from training.brain_other_data import validation_slices
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256, read_evaluation, write_evaluation
-from core.errors import InputError
-from core.io import read_image
-from core.registry import LoadedModel, load_model
+from core.io.errors import InputError
+from core.io.read import read_image
+from core.models.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256, read_evaluation, write_evaluation
+from core.models.registry import LoadedModel, load_model
 from core.study.analyse import analyse_study
 from core.study.volume import Volume
 from training.common import run_metadata

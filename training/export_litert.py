@@ -2,11 +2,12 @@
 
     python -m training.export_litert [--weights weights] [--slices 64]
 
-Writes ``tumour_net.tflite`` (the named outputs of :func:`core.keras_network.output_head`) and
-``tumour_net_litert.json``: the SHA-256 of the ``.keras`` file it came from (:func:`core.litert_network.fresh_export`
-uses the export only while that file is unchanged), the largest difference of every output between Keras and LiteRT
-on Kaggle test slices (generated slices without the data), and the time of one slice through each. Run it after
-every training run that replaces ``tumour_net.keras``; an export that disagrees beyond :data:`TOLERANCE` is refused.
+Writes ``tumour_net.tflite`` (the named outputs of :func:`core.models.keras_network.output_head`) and
+``tumour_net_litert.json``: the SHA-256 of the ``.keras`` file it came from
+(:func:`core.models.litert_network.fresh_export` uses the export only while that file is unchanged), the largest
+difference of every output between Keras and LiteRT on Kaggle test slices (generated slices without the data), and the
+time of one slice through each. Run it after every training run that replaces ``tumour_net.keras``; an export that
+disagrees beyond :data:`TOLERANCE` is refused.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256, read_evaluation, write_evaluation
-from core.io import read_scan
-from core.keras_network import keras_runner, load_keras, output_head
-from core.litert_network import Runner, export_paths, litert_runner
-from core.metrics import softmax
-from core.preprocess import InputSpec, preprocess_slice
-from training.bench import synthetic_slice
-from training.common import run_metadata
+from core.io.read import read_scan
+from core.models.cards import TUMOUR_NET, WEIGHTS_DIR, file_sha256, read_evaluation, write_evaluation
+from core.models.keras_network import keras_runner, load_keras, output_head
+from core.models.litert_network import Runner, export_paths, litert_runner
+from core.models.metrics import softmax
+from core.models.preprocess import InputSpec, preprocess_slice
+from training.common import run_metadata, synthetic_slice
 from training.data import DEFAULT_ROOT
 
 TOLERANCE = 1e-3

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core import ood
-from core.cards import TUMOUR_NET, WEIGHTS_DIR
-from core.io import read_scan
-from core.metrics import roc_points
-from core.preprocess import preprocess_slice
-from core.registry import LoadedModel, load_model
+from core.io.read import read_scan
+from core.models import ood
+from core.models.cards import TUMOUR_NET, WEIGHTS_DIR
+from core.models.metrics import roc_points
+from core.models.preprocess import preprocess_slice
+from core.models.registry import LoadedModel, load_model
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
 from training.data import DEFAULT_ROOT
 from training.guard_sources import BRAIN, GuardImage, list_brain_other, list_non_brain
@@ -164,7 +164,7 @@ def operating_points(reference: Mapping[str, np.ndarray], scores: Mapping[str, n
 
 @dataclass(frozen=True)
 class Features:
-    """Head inputs (:func:`core.ood.guard_features`) of every set of :class:`GuardData`."""
+    """Head inputs (:func:`core.models.ood.guard_features`) of every set of :class:`GuardData`."""
 
     head_brains: np.ndarray
     other_brain_fit: np.ndarray

@@ -57,7 +57,7 @@ class GuardImage:
     """One development image: its file, what it shows and where it comes from.
 
     ``kind`` is the folder (``mri_knee``; for brain MRI the source folder and sequence, ``ixi_nichart/t1``),
-    ``family`` a key of :data:`core.ood.FAMILY_PHRASES` or :data:`BRAIN`, ``source`` the collection the held-out
+    ``family`` a key of :data:`core.models.ood.FAMILY_PHRASES` or :data:`BRAIN`, ``source`` the collection the held-out
     split is drawn by.
     """
 

@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 $PY -m training.campaign --hours 24      # 192 px -> 224 px -> fine-tune -> export_litert -> evaluate_tumour_net -> fit_ood -> external, volumes -> bench
-$PY -m training.bench --training          # weights/benchmarks.json: training throughput
-$PY -m training.load_test                 # weights/load_test.json
+$PY -m benchmarks.bench --training        # weights/benchmarks.json: training throughput
+$PY -m benchmarks.load_test               # weights/load_test.json
 $PY -m training.tune_tumour_net           # weights/tumour_net_study.json (optional: a short variant study)

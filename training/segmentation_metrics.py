@@ -9,7 +9,7 @@ import numpy as np
 
 
 def mask_dice(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Per-slice Dice of two N x ... stacks of binary masks; NaN where both are empty (as ``core.metrics``)."""
+    """Per-slice Dice of two N x ... stacks of binary masks; NaN where both are empty (as ``core.models.metrics``)."""
     t = truth.reshape(len(truth), -1).astype(bool)
     p = predicted.reshape(len(predicted), -1).astype(bool)
     total = t.sum(axis=1) + p.sum(axis=1)

@@ -19,10 +19,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.cards import WEIGHTS_DIR, write_evaluation
-from core.metrics import dice_score
-from core.preprocess import InputSpec
-from core.registry import flip_average
+from core.models.cards import WEIGHTS_DIR, write_evaluation
+from core.models.metrics import dice_score
+from core.models.preprocess import InputSpec
+from core.models.registry import flip_average
 from training.architectures import build_tumour_net
 from training.brain_other_data import validation_slices
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
@@ -96,7 +96,7 @@ def predict_logits_and_masks(model: keras.Model, x: np.ndarray, batch_size: int 
                              flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Type logits (N x 4) and mask probabilities (N x S x S) of the network for an array of model inputs;
     ``flip`` averages each slice with its mirror image as the app does when the card adopts it
-    (:func:`core.registry.flip_average`)."""
+    (:func:`core.models.registry.flip_average`)."""
     head = keras.Model(model.inputs, {name: model.get_layer(name).output for name in ("logits", "mask")})
     compiled = tf.function(lambda batch: head(batch, training=False), reduce_retracing=True, autograph=False)
 

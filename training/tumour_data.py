@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from core.errors import InputError
-from core.io import read_image
-from core.preprocess import InputSpec, find_head_mask, preprocess_slice, resize
+from core.io.errors import InputError
+from core.io.read import read_image
+from core.models.preprocess import InputSpec, find_head_mask, preprocess_slice, resize
 from training.appearance import random_appearance
 from training.common import make_geometric_augmenter, make_intensity_augmenter
 from training.data import (

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from core.cards import WEIGHTS_DIR, write_evaluation
+from core.models.cards import WEIGHTS_DIR, write_evaluation
 from training.common import run_metadata
 from training.tracking import Tracker
 from training.train_tumour_net import MODEL_NAME, RUNS_DIR, TumourNetConfig, fit_tumour_net

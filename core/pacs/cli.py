@@ -21,14 +21,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.batch import write_records
-from core.cards import TUMOUR_NET, read_cards, weights_dir
-from core.errors import InputError
+from core.cli.batch import write_records
+from core.io.errors import InputError
+from core.models.cards import TUMOUR_NET, read_cards, weights_dir
+from core.models.registry import LoadedModel, ModelMissingError, load_model
 from core.pacs.client import ANALYSED_MODALITY, PacsClient, SeriesListing
 from core.pacs.connection import PacsError, read_config
 from core.pacs.export import read_model_version, send_results
 from core.pacs.study import SeriesAnalysis, fetch_and_analyse
-from core.registry import LoadedModel, ModelMissingError, load_model
 from core.study.cli import RESULT_KEYS, result_fields
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from core.errors import InputError
+from core.io.errors import InputError
 
 SECRETS_SECTION = "pacs"
 URL_ENV = "DICOMWEB_URL"

@@ -23,13 +23,13 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
 from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian
 
-from core.audit import model_versions
-from core.overlay import overlay_mask
+from core.app.audit import model_versions
 from core.pacs.client import PacsClient, format_dicom_date
 from core.pacs.connection import PacsError
 from core.pacs.study import SeriesAnalysis
-from core.patient import PatientFields
-from core.report import read_app_version
+from core.present.overlay import overlay_mask
+from core.report.patient import PatientFields
+from core.report.pdf import read_app_version
 from core.study.report import OUTLINE_OPACITY, view_report_pdf
 
 MANUFACTURER = "Brain MRI tumour dashboard (research use only)"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
+from core.models.registry import LoadedModel
 from core.pacs.client import PacsClient, SeriesListing, check_analysable
 from core.pacs.connection import PacsError
-from core.registry import LoadedModel
 from core.study.analyse import analyse_study
 from core.study.series import group_series, read_series, series_layout
 from core.study.view import StudyView

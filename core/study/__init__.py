@@ -1,13 +1,11 @@
 """Whole studies: a NIfTI volume or a DICOM series read as one stack of slices, analysed slice by slice in batches.
 
-- :mod:`core.study.lut`: the DICOM grayscale pipeline (modality LUT, VOI LUT or window, MONOCHROME1), shared with
-  the single-slice reader :mod:`core.dicom`;
 - :mod:`core.study.volume`: the :class:`~core.study.volume.Volume` every reader returns, NIfTI volumes, mask output;
 - :mod:`core.study.series`: DICOM series: grouping, order along the slice normal, geometry checks, affine;
 - :mod:`core.study.upload`: what an upload holds (NIfTI, DICOM files, a zip of them): ``list_series``, ``read_study``;
 - :mod:`core.study.analyse`: every slice through the network in batches -> :class:`~core.study.analyse.StudyResult`;
 - :mod:`core.study.cli`: ``python -m core volume``.
 
-This file imports nothing: :mod:`core.dicom` imports :mod:`core.study.lut`, and re-exporting the series reader here
-(which imports :mod:`core.dicom`) would make that import circular.
+Studies use every layer of ``core``; its DICOM grayscale pipeline is :mod:`core.io.lut`, shared with the
+single-slice reader. This file imports nothing, so each module loads only the libraries it needs.
 """

@@ -1,8 +1,9 @@
 """Every slice of a study through the tumour network in batches, assembled into a 3D mask and study-level numbers.
 
-Each slice is prepared by :func:`core.preprocess.preprocess_slice` and read by :func:`core.tumour.read_outputs`
-(temperature, presence threshold and speck size from the card), exactly as :func:`core.analysis.analyze` treats a
-single upload; only the forward pass is shared by a batch of slices. The study then reports:
+Each slice is prepared by :func:`core.models.preprocess.preprocess_slice` and read by
+:func:`core.models.tumour.read_outputs` (temperature, presence threshold and speck size from the card), exactly as
+:func:`core.models.analysis.analyze` treats a single upload; only the forward pass is shared by a batch of slices. The
+study then reports:
 
 - the tumour volume: mask voxels times the voxel volume from the geometry (none when the geometry is broken);
 - the slice with the largest tumour area, and on it the largest diameter (RANO measures the longest diameter on the
@@ -23,11 +24,11 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
-from core.cards import TUMOUR_NET
-from core.preprocess import preprocess_slice
-from core.registry import LoadedModel, load_model
+from core.models.cards import TUMOUR_NET
+from core.models.preprocess import preprocess_slice
+from core.models.registry import LoadedModel, load_model
+from core.models.tumour import NO_TUMOUR_CLASS, TumourReading, read_outputs
 from core.study.volume import Volume, read_nifti_volume
-from core.tumour import NO_TUMOUR_CLASS, TumourReading, read_outputs
 
 BATCH_SIZE = 32
 """Slices per forward pass; the README's throughput figure is for batches of 32."""

@@ -17,13 +17,13 @@ from pathlib import Path
 import nibabel as nib
 from tqdm import tqdm
 
-from core.batch import expand_paths, write_records
-from core.cards import TUMOUR_NET, read_cards, weights_dir
-from core.errors import InputError
-from core.patient import PatientFields
-from core.registry import LoadedModel, ModelMissingError, load_model
-from core.report import ReportStudy
-from core.report_cli import add_patient_arguments, patient_from_args
+from core.cli.batch import expand_paths, write_records
+from core.cli.report import add_patient_arguments, patient_from_args
+from core.io.errors import InputError
+from core.models.cards import TUMOUR_NET, read_cards, weights_dir
+from core.models.registry import LoadedModel, ModelMissingError, load_model
+from core.report.patient import PatientFields
+from core.report.pdf import ReportStudy
 from core.study.analyse import StudyResult, analyse_study
 from core.study.report import make_report_study, study_report_pdf
 from core.study.upload import Upload, read_study

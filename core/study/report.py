@@ -1,4 +1,4 @@
-"""The study page of the PDF report: what the Study page shows, as :class:`core.report.ReportStudy`.
+"""The study page of the PDF report: what the Study page shows, as :class:`core.report.pdf.ReportStudy`.
 
 The measurements are the very :func:`core.study.view.study_measures` the page shows, so page and report cannot
 disagree; the key slices are the largest tumour slice and its neighbours with the tumour outlined.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from core.overlay import overlay_mask
-from core.patient import PatientFields
-from core.report import ReportStudy, build_study_report, read_app_version
+from core.present.overlay import overlay_mask
+from core.present.summaries import class_label
+from core.report.patient import PatientFields
+from core.report.pdf import ReportStudy, build_study_report, read_app_version
 from core.study.analyse import StudyResult
 from core.study.view import StudyView, focus_slice, key_slices, study_measures
 from core.study.volume import Volume
-from core.summaries import class_label
 
 OUTLINE_OPACITY = 1.0
 """The outline is drawn solid: a printed page has no overlay toggle to compare with."""

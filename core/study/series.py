@@ -21,10 +21,10 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from core.dicom import check_image_header, frame_count, is_dicom, pixel_spacing
-from core.errors import InputError, decoding
-from core.scan import SliceChoice, validate_volume
-from core.study.lut import display_values, frame_attribute, modality_values, number
+from core.io.dicom import check_image_header, frame_count, is_dicom, pixel_spacing
+from core.io.errors import InputError, decoding
+from core.io.lut import display_values, frame_attribute, modality_values, number
+from core.io.scan import SliceChoice, validate_volume
 from core.study.volume import Volume
 
 COSINE_TOLERANCE = 1e-3

@@ -12,10 +12,10 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from core.dicom import is_dicom
-from core.errors import InputError, decoding
-from core.nifti import is_nifti
-from core.scan import SliceChoice
+from core.io.dicom import is_dicom
+from core.io.errors import InputError, decoding
+from core.io.nifti import is_nifti
+from core.io.scan import SliceChoice
 from core.study.series import Series, SeriesChoiceError, SeriesInfo, find_series, read_series
 from core.study.volume import Volume, read_nifti_volume
 

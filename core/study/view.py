@@ -20,16 +20,16 @@ import plotly.graph_objects as go
 from scipy import ndimage
 from skimage.measure import marching_cubes
 
-from core.figures import Mesh, make_slice_curve_figure, make_surface_figure
-from core.findings import format_percent
-from core.gradcam import can_explain, default_method, gradcam_heatmap
-from core.overlay import overlay_heatmap, overlay_mask, png_bytes, to_rgb
-from core.registry import LoadedModel
-from core.session_results import Panel
+from core.app.session_results import Panel
+from core.models.gradcam import can_explain, default_method, gradcam_heatmap
+from core.models.registry import LoadedModel
+from core.present.figures import Mesh, make_slice_curve_figure, make_surface_figure
+from core.present.findings import format_percent
+from core.present.overlay import overlay_heatmap, overlay_mask, png_bytes, to_rgb
+from core.present.summaries import class_label
 from core.study.analyse import StudyResult, analyse_study
 from core.study.upload import Upload, read_study
 from core.study.volume import Volume
-from core.summaries import class_label
 
 HEAD_LEVEL = 0.1
 """Display intensity above which a voxel counts as head for the outline (background is near 0 after windowing)."""

@@ -1,8 +1,8 @@
 """A study as one stack of display slices, its geometry, and NIfTI volumes read whole in a canonical orientation.
 
 Every reader (NIfTI here, DICOM series in :mod:`.series`) returns a :class:`Volume` whose slices are exactly what the
-single-slice path (:func:`core.io.read_scan`) shows for that slice, so a slice analysed within a study gets the same
-answer as the same slice uploaded alone. A volume whose geometry is missing or inconsistent is still shown slice by
+single-slice path (:func:`core.io.read.read_scan`) shows for that slice, so a slice analysed within a study gets the
+same answer as the same slice uploaded alone. A volume whose geometry is missing or inconsistent is still shown slice by
 slice, but carries a ``geometry_note`` and is not measured: a volume in ml from a wrong voxel size would look as
 trustworthy as a right one.
 """
@@ -16,13 +16,13 @@ import nibabel as nib
 import numpy as np
 from nibabel.orientations import apply_orientation, io_orientation, ornt_transform
 
-from core.errors import InputError
-from core.nifti import MM_PER_UNIT, header_bytes, nifti_class, open_nifti, volume_layout
-from core.scan import ScanSlice, SliceChoice, choose_window, to_display, validate_dimensions
+from core.io.errors import InputError
+from core.io.nifti import MM_PER_UNIT, header_bytes, nifti_class, open_nifti, volume_layout
+from core.io.scan import ScanSlice, SliceChoice, choose_window, to_display, validate_dimensions
 
 NIFTI_DISPLAY_ORNT = np.array([[2, 1], [1, -1], [0, -1]], dtype=float)
 """World direction of the display axes of a NIfTI study (nibabel orientation rows: world axis, sign): slices run foot
-to head, rows front to back, columns from the patient's right to left, the radiological view of :mod:`core.nifti`."""
+to head, rows front to back, columns from the patient's right to left, the radiological view of :mod:`core.io.nifti`."""
 RAS_ORNT = np.array([[0, 1], [1, 1], [2, 1]], dtype=float)
 
 
@@ -63,7 +63,7 @@ class Volume:
         return self.pixel_spacing_mm[0] * self.pixel_spacing_mm[1] * self.slice_spacing_mm / 1000.0
 
     def slice(self, index: int) -> ScanSlice:
-        """Slice ``index`` as the single-slice path returns it, e.g. for :func:`core.analysis.analyze`."""
+        """Slice ``index`` as the single-slice path returns it, e.g. for :func:`core.models.analysis.analyze`."""
         return ScanSlice(self.pixels[index], self.pixel_spacing_mm, source_format=self.source_format)
 
 
@@ -90,7 +90,7 @@ def read_nifti_volume(data: bytes, name: str, choice: SliceChoice | None = None)
     orientation (``nib.as_closest_canonical``), foot to head; ``choice`` may carry a display window.
 
     Raises:
-        InputError: as :func:`core.io.read_scan` for NIfTI files, and for volumes without any non-constant slice.
+        InputError: as :func:`core.io.read.read_scan` for NIfTI files, and for volumes without any non-constant slice.
     """
     image = open_nifti(data, name)
     spatial, frames = volume_layout(image.shape)
@@ -100,7 +100,7 @@ def read_nifti_volume(data: bytes, name: str, choice: SliceChoice | None = None)
     if oriented:
         ornt = io_orientation(image.affine)
         canonical = np.asarray(nib.as_closest_canonical(nib.Nifti1Image(stored, image.affine)).dataobj)
-    else:  # no usable orientation: voxel axes are taken as RAS, as core.nifti does
+    else:  # no usable orientation: voxel axes are taken as RAS, as core.io.nifti does
         ornt, canonical = RAS_ORNT, stored
     planes = apply_orientation(canonical, ornt_transform(RAS_ORNT, NIFTI_DISPLAY_ORNT))
     window = choose_window(choice or SliceChoice(), None, name)
