@@ -61,8 +61,8 @@ def test_each_training_stage_starts_from_the_network_the_stage_before_wrote():
     from training.train_tumour_net import EARLIER_STAGES, TumourNetConfig
 
     names = [step.name for step in campaign.STEPS]
-    assert names[:5] == ["train_tumour_net_192", "train_tumour_net_224", "train_tumour_net", "export_litert",
-                         "evaluate_tumour_net"]
+    assert names[:6] == ["train_tumour_net_192", "train_tumour_net_224", "train_tumour_net_stage3",
+                         "train_tumour_net", "export_litert", "evaluate_tumour_net"]
 
     def flag(flags: tuple[str, ...], name: str) -> str:
         return next(f.split("=", 1)[1] for f in flags if f.startswith(f"--{name}="))

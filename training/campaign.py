@@ -2,8 +2,9 @@
 
     python -m training.campaign [--hours 2.5] [--dry-run]
 
-Steps: the network's three training stages (192 px with plain pooling; 224 px with the mask-pooled type head, seeded
-by the first; a fine-tune of the second at a lower learning rate), its LiteRT export, its evaluation and card, the
+Steps: the network's four training stages (192 px with plain pooling; 224 px with the mask-pooled type head, seeded
+by the first; a fine-tune of the second at a lower learning rate; a short fine-tune of the third with scanner-like
+augmentation, chosen on several collections), its LiteRT export, its evaluation and card, the
 out-of-distribution guard fitted on it, the external and whole-study tests, the inference benchmark.
 
 Each step runs as its own process with its own log (``runs/campaign/<step>.log``, appended across sessions). A step
