@@ -7,7 +7,7 @@ The title, uploader and toggle are drawn before TensorFlow is imported: the mode
 import streamlit as st
 
 from app_pages.analysis_ui import installed_models, start_model_load
-from core.io.read import ACCEPTED_EXTENSIONS
+from core.io.formats import ACCEPTED, ACCEPTED_EXTENSIONS
 
 
 def results_ui(uploads: list, tta: bool) -> None:
@@ -25,7 +25,6 @@ uploads = st.file_uploader("Brain MRI slices", key="upload_slices", accept_multi
 tta = st.toggle("Stability check: also analyse mirrored and shifted copies of each slice", key="use_tta",
                 help="Shows how much the tumour-type probabilities move between the copies (mean ± spread).")
 if not uploads:
-    st.info("Upload one or more brain MRI slices (JPG, PNG, TIFF, DICOM, NIfTI, BraTS .h5 or figshare .mat) "
-            "to see the tumour type, presence and outline for each.")
+    st.info(f"Upload {ACCEPTED}, or several, to see the tumour type, presence and outline for each.")
     st.stop()
 results_ui(uploads, tta)

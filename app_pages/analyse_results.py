@@ -11,7 +11,9 @@ from app_pages.access_ui import audit_analyses, audited_download
 from app_pages.analysis_ui import patient_ui
 from app_pages.common import load_cards, missing_model_info, panels_ui
 from core.app import session_results as sr
+from core.io.formats import WINDOWED_FORMATS
 from core.io.read import SliceChoice, VolumeInfo
+from core.models.analysis import FileResult, analyse_file, content_digest
 from core.models.cards import TUMOUR_NET
 from core.models.gradcam import ATTENTION, available_methods, default_method
 from core.models.installed import Installed
@@ -35,7 +37,7 @@ def describe(digest: str, _data: bytes, _name: str) -> VolumeInfo | None:
 @st.cache_data(show_spinner="Analysing…", max_entries=256)
 def analyse(digest: str, name: str, choice: SliceChoice | None, stamp: tuple, tta: bool, _data: bytes,
             _models: dict, _detector):
-    return sr.analyse_upload(_data, name, _models, choice, _detector, tta)
+    return analyse_file(_data, name, _models, choice, _detector, tta)
 
 
 @st.cache_data(show_spinner="Computing the heatmap…", max_entries=256)
@@ -44,12 +46,12 @@ def heatmap(digest: str, choice: SliceChoice | None, method: str, target: str, s
 
 
 def analyse_safely(name: str, data: bytes, digest: str, choice: SliceChoice | None, stamp: tuple,
-                   models: dict, detector, tta: bool) -> sr.FileResult:
+                   models: dict, detector, tta: bool) -> FileResult:
     try:
         return analyse(digest, name, choice, stamp, tta, data, models, detector)
     except Exception as err:  # a bug, not a bad file: one sentence for the user, only the type in the log
         LOG.error("Analysing an upload failed with %s", type(err).__name__)
-        return sr.FileResult(name, digest, error=INTERNAL_ERROR.format(name=name))
+        return FileResult(name, digest, error=INTERNAL_ERROR.format(name=name))
 
 
 def slice_picker_ui(info: VolumeInfo, key: str, current: SliceChoice) -> SliceChoice:
@@ -70,7 +72,7 @@ def slice_picker_ui(info: VolumeInfo, key: str, current: SliceChoice) -> SliceCh
         channel = next(columns).selectbox("Channel", range(len(info.channels)), index=channel or 0,
                                           format_func=lambda c: info.channels[c], key=f"{key}_channel")
     centre = width = None
-    if info.source_format in sr.WINDOWED_FORMATS:
+    if info.source_format in WINDOWED_FORMATS:
         centre = next(columns).number_input("Window centre", value=current.window_center, key=f"{key}_centre",
                                             help="Empty: the file's own window, else its full range.")
         width = next(columns).number_input("Window width", value=current.window_width, key=f"{key}_width")
@@ -92,7 +94,7 @@ def view_controls_ui(class_names: list[str], methods: tuple[str, ...], method: s
     return sr.ViewSettings(show, opacity, style, method, target)
 
 
-def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> PatientFields:
+def table_ui(results: list[FileResult], models: dict, cards: dict) -> PatientFields:
     """The batch table with its downloads; files that failed also get their sentence as an error."""
     st.subheader(f"Results for {len(results)} file{'s' if len(results) > 1 else ''}")
     frame = sr.results_table(results)
@@ -118,7 +120,7 @@ def table_ui(results: list[sr.FileResult], models: dict, cards: dict) -> Patient
     return patient
 
 
-def slice_view_ui(result: sr.FileResult, models: dict, choice: SliceChoice | None, stamp: tuple,
+def slice_view_ui(result: FileResult, models: dict, choice: SliceChoice | None, stamp: tuple,
                   patient: PatientFields, cards: dict, detector, ood_note: str | None) -> None:
     """Everything about one slice: answers, pictures, probabilities, areas and the comparison with its own mask."""
     if not result.ok:
@@ -174,7 +176,7 @@ def render(uploads: list, tta: bool, installed: Installed, stamp: tuple) -> None
     """The results of ``uploads`` (Streamlit uploaded files): the table with its downloads, then the chosen slice."""
     models, detector = installed.models, installed.detector
     files = [(upload.name, upload.getvalue()) for upload in uploads]
-    digests = [sr.content_digest(data) for _, data in files]
+    digests = [content_digest(data) for _, data in files]
     table_area = st.container()
     st.divider()
     st.subheader("One slice in detail")

@@ -107,12 +107,13 @@ def expected_uploads(files: Sequence[tuple[str, bytes]], weights: Path, count: i
     computes a new heatmap. Flagged slices are left out: their results are hidden, so there is no heatmap to open
     (the guard is measured by its own evaluation, weights/ood.json)."""
     from core.app import session_results as sr
+    from core.models.analysis import analyse_file
     from core.models.cards import TUMOUR_NET
     from core.models.gradcam import available_methods, default_method
     from core.models.installed import load_installed
 
     installed = load_installed(weights)
-    results = [sr.analyse_upload(data, name, installed.models, None, installed.detector, False)
+    results = [analyse_file(data, name, installed.models, None, installed.detector)
                for name, data in files]
     passed = [result for result in results if result.analysis is not None and not result.analysis.ood][:count]
     if len(passed) < count:

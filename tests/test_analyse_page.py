@@ -9,7 +9,8 @@ from helpers import brain_slice, encode
 from streamlit.testing.v1 import AppTest, app_test
 
 from benchmarks.apptest_support import NavigationPagesManager
-from core.app import session_results as sr
+from core.io.formats import ACCEPTED, FORMATS
+from core.models.analysis import analyse_file, content_digest
 from core.models.cards import WEIGHTS_ENV
 from core.models.registry import MODELS
 
@@ -52,8 +53,8 @@ def test_without_upload_one_sentence_says_what_to_upload(open_app, tiny_weights)
     at = open_app(tiny_weights)
     assert_no_exception(at)
     assert [info.value for info in at.main.info] == [
-        "Upload one or more brain MRI slices (JPG, PNG, TIFF, DICOM, NIfTI, BraTS .h5 or figshare .mat) "
-        "to see the tumour type, presence and outline for each."]
+        f"Upload {ACCEPTED}, or several, to see the tumour type, presence and outline for each."]
+    assert all(name in ACCEPTED for f in FORMATS for name in f.listed)
     assert at.file_uploader(key="upload_slices").accept_multiple_files
 
 
@@ -71,7 +72,7 @@ def test_batch_gives_table_row_and_error_sentence_per_file(open_app, tiny_weight
     assert list(table["File"]) == [name for name, _ in GOOD + BAD]
     assert list(table["Tumour type"][:2]) == ["glioma", "glioma"]
     assert list(table["Tumour present"][:2]) == ["yes", "yes"] and all(table["Area (px)"][:2] > 0)
-    expected_errors = [sr.analyse_upload(data, name, {}).error for name, data in BAD]
+    expected_errors = [analyse_file(data, name, {}).error for name, data in BAD]
     assert [error.value for error in at.error] == expected_errors
     assert list(table["Problem"][2:]) == expected_errors
     assert not any(DISAGREEMENT in warning.value for warning in at.main.warning)  # the blob is outlined
@@ -116,7 +117,7 @@ def test_brats_file_offers_its_channels_and_compares_with_its_mask(open_app, tin
     assert_no_exception(at)
     assert any(text.value.startswith("Dice overlap with the file's mask") for text in at.markdown)
     assert "Mask stored in the file (green)" in captions(at)
-    at.selectbox(key=f"volume_{sr.content_digest(data)[:16]}_channel").set_value(1).run()
+    at.selectbox(key=f"volume_{content_digest(data)[:16]}_channel").set_value(1).run()
     assert_no_exception(at)
 
 
@@ -124,7 +125,7 @@ def test_nifti_volume_offers_plane_and_slice(open_app, tiny_weights):
     volume = np.stack([brain_slice(80, 96, seed=s % 3) for s in range(40)], axis=-1) * 1000
     data = nifti_bytes(volume.astype(np.float32), zooms=(0.5, 0.5, 3.0))
     at = upload(open_app(tiny_weights), [("head.nii", data)])
-    key = f"volume_{sr.content_digest(data)[:16]}"
+    key = f"volume_{content_digest(data)[:16]}"
     assert at.selectbox(key=f"{key}_axis").value == 2 and at.slider(key=f"{key}_index_2").value == 20
     at.slider(key=f"{key}_index_2").set_value(0).run()
     assert_no_exception(at)

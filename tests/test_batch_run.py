@@ -13,8 +13,9 @@ import pytest
 from helpers import brain_slice, write_image
 
 import core.cli.batch_run
-from core.cli.batch import FileResult, Source, result_record
+from core.cli.batch import Source, result_record
 from core.cli.batch_run import JsonSink, ParquetSink, parquet_schema, run_batch
+from core.models.analysis import FileResult
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = [(f"scans/{index}.png", Path(f"{index}.png")) for index in range(5)]
@@ -29,8 +30,8 @@ class FakeEngine:
 
     def __call__(self, sources: list[Source]) -> Iterator[list[dict]]:
         self.asked += [file for file, _ in sources]
-        records = [{**result_record(FileResult(file, error=f"{relative.name} is fake.")), "type": "glioma"}
-                   for file, relative in sources]
+        records = [{**result_record(file, FileResult(relative.name, error=f"{relative.name} is fake.")),
+                    "type": "glioma"} for file, relative in sources]
         for start in range(0, len(records), 2):
             if self.stop_after is not None and start >= self.stop_after:
                 raise KeyboardInterrupt  # the run is stopped here
@@ -88,7 +89,7 @@ def test_parquet_parts_hold_every_record_once_and_a_stopped_run_keeps_what_it_fi
 
 
 def test_parquet_columns_are_the_record_keys() -> None:
-    keys = set(result_record(FileResult("x.png", error="x.png is broken."))) | {"mask_file", "heatmap_file"}
+    keys = set(result_record("x.png", FileResult("x.png", error="x.png is broken."))) | {"mask_file", "heatmap_file"}
     assert set(parquet_schema().names) == keys
 
 

@@ -17,6 +17,7 @@ from fixtures_images import dicom_bytes, gradient, nifti_bytes, png_bytes, raste
 from PIL import Image
 
 from core.io.errors import InputError
+from core.io.formats import ACCEPTED, WINDOWED_FORMATS
 from core.io.read import (
     ACCEPTED_EXTENSIONS,
     MAX_PIXELS,
@@ -146,9 +147,19 @@ def test_read_scan_without_choice_reads_the_default_of_describe_volume() -> None
 
 
 def test_accepted_extensions_cover_every_format_for_the_upload_widget() -> None:
-    for extension in ["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "dcm", "nii", "nii.gz", "gz", "h5", "mat"]:
+    for extension in ["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif", "dcm", "nii", "nii.gz", "gz", "h5",
+                      "mat"]:
         assert extension in ACCEPTED_EXTENSIONS
     assert all(ext == ext.lower() and not ext.startswith(".") for ext in ACCEPTED_EXTENSIONS)
+
+
+def test_one_format_list_feeds_every_message_and_the_window_controls() -> None:
+    assert ACCEPTED == ("a brain MRI as a DICOM, NIfTI (.nii or .nii.gz), BraTS .h5, figshare .mat, "
+                        "JPG, PNG, TIFF, WebP, BMP or GIF file")
+    assert read_scan(png_bytes(), "x.png").source_format not in WINDOWED_FORMATS
+    assert read_scan(dicom_bytes(), "x.dcm").source_format in WINDOWED_FORMATS
+    with pytest.raises(InputError, match=re.escape(f"please upload {ACCEPTED}.")):
+        read_scan(b"GIF89a broken", "x.gif")
 
 
 def test_core_io_does_not_import_streamlit() -> None:

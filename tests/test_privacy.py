@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest, app_test
 from benchmarks.apptest_support import NavigationPagesManager
 from core.app import session_results as sr
 from core.models import ood
+from core.models.analysis import analyse_file
 from core.models.cards import WEIGHTS_ENV, read_cards
 from core.models.preprocess import preprocess_slice
 from core.models.registry import load_available_models
@@ -53,7 +54,7 @@ def weights(tiny_weights: Path, tmp_path_factory) -> Path:
     classifier = load_available_models(folder)["tumour_net"]
     slices = np.stack([preprocess_slice(brain_slice(72, 96, seed=s), classifier.spec) for s in range(40)])
     ood.save_detector(ood.fit_detector(slices[:30], np.zeros(30, dtype=int), slices[30:], classifier), folder)
-    sr.analyse_upload(encode(brain_slice(seed=99)), "warm-up.png", load_available_models(folder))
+    analyse_file(encode(brain_slice(seed=99)), "warm-up.png", load_available_models(folder))
     return folder
 
 
@@ -106,7 +107,7 @@ def connections(monkeypatch) -> list[str]:
 def analyse_everything(data: bytes, folder: Path) -> bytes:
     """What the app does with one upload, from bytes to the PDF report, with every optional extra switched on."""
     models, detector = load_available_models(folder), ood.load_detector(folder)
-    result = sr.analyse_upload(data, "scan.png", models)
+    result = analyse_file(data, "scan.png", models)
     assert result.ok, result.error
     ood.ood_score(result.scan.pixels, models["tumour_net"], detector)
     predict_type_tta(result.scan, models["tumour_net"])

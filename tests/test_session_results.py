@@ -18,6 +18,7 @@ from PIL import Image
 
 from core.app import session_results as sr
 from core.io.read import ScanSlice
+from core.models.analysis import FileResult, analyse_file, content_digest
 from core.models.cards import MODELS, WEIGHTS_DIR
 from core.models.registry import load_available_models
 
@@ -35,12 +36,12 @@ def models(tiny_weights):
 
 @pytest.fixture(scope="module")
 def result(models):
-    return sr.analyse_upload(encode(brain_slice(128, 160, seed=1)), "first.png", models)
+    return analyse_file(encode(brain_slice(128, 160, seed=1)), "first.png", models)
 
 
 def test_upload_is_keyed_by_the_sha256_of_its_bytes(result):
     data = encode(brain_slice(128, 160, seed=1))
-    assert result.digest == sr.content_digest(data) == hashlib.sha256(data).hexdigest()
+    assert result.digest == content_digest(data) == hashlib.sha256(data).hexdigest()
 
 
 def test_analysed_upload_carries_slice_and_every_models_answer(result):
@@ -54,14 +55,14 @@ def test_analysed_upload_carries_slice_and_every_models_answer(result):
 
 @pytest.mark.parametrize("name", BAD_FILES)
 def test_bad_file_gives_its_one_sentence_instead_of_raising(models, name):
-    bad = sr.analyse_upload(BAD_FILES[name], name, models)
+    bad = analyse_file(BAD_FILES[name], name, models)
     assert not bad.ok and bad.analysis is None and bad.scan is None
     assert bad.error.startswith(name) and bad.error.endswith(".") and "please upload" in bad.error
 
 
 def test_table_has_one_row_per_file_in_upload_order_with_numbers_to_sort_by(models, result):
-    second = sr.analyse_upload(encode(brain_slice(96, 96, seed=2)), "second.png", models)
-    failed = sr.analyse_upload(b"", "empty.png", models)
+    second = analyse_file(encode(brain_slice(96, 96, seed=2)), "second.png", models)
+    failed = analyse_file(b"", "empty.png", models)
     frame = sr.results_table([result, failed, second])
     assert list(frame.columns) == sr.TABLE_COLUMNS
     assert list(frame["File"]) == ["first.png", "empty.png", "second.png"]
@@ -75,7 +76,7 @@ def test_table_has_one_row_per_file_in_upload_order_with_numbers_to_sort_by(mode
 
 
 def test_csv_reads_back_as_the_same_table(models, result):
-    frame = sr.results_table([result, sr.analyse_upload(b"", "empty.png", models)])
+    frame = sr.results_table([result, analyse_file(b"", "empty.png", models)])
     back = pd.read_csv(io.BytesIO(sr.csv_bytes(frame)), encoding="utf-8-sig", keep_default_na=False)
     assert list(back.columns) == sr.TABLE_COLUMNS
     assert list(back["File"]) == ["first.png", "empty.png"]
@@ -83,7 +84,7 @@ def test_csv_reads_back_as_the_same_table(models, result):
 
 
 def test_missing_network_reads_not_installed_everywhere():
-    partial = sr.analyse_upload(encode(brain_slice(seed=4)), "slice.png", {})
+    partial = analyse_file(encode(brain_slice(seed=4)), "slice.png", {})
     row = sr.results_table([partial]).iloc[0]
     assert row["Tumour type"] == row["Tumour present"] == sr.NOT_INSTALLED and pd.isna(row["Area (px)"])
     assert sr.headline(partial.analysis)[2] == ("Tumour area", sr.NOT_INSTALLED, None)
@@ -104,7 +105,7 @@ def test_headline_and_areas_name_the_units(result):
 
 def test_nifti_spacing_gives_area_in_mm2(models):
     volume = np.stack([brain_slice(80, 96, seed=s) for s in range(3)], axis=-1) * 1000
-    analysed = sr.analyse_upload(nifti_bytes(volume.astype(np.float32), zooms=(0.5, 0.5, 3.0)), "head.nii", models)
+    analysed = analyse_file(nifti_bytes(volume.astype(np.float32), zooms=(0.5, 0.5, 3.0)), "head.nii", models)
     assert analysed.analysis.mask_area_mm2 == pytest.approx(0.25 * analysed.analysis.mask_area_px)
     assert dict(sr.area_details(analysed.analysis))["Area in mm²"].endswith("mm²")
 
@@ -133,13 +134,13 @@ def test_heatmap_has_slice_shape_for_predicted_and_chosen_class(models, result):
 def test_ground_truth_is_compared_with_dice(models):
     pixels = brain_slice(128, 128, seed=5)
     truth = (pixels > 0.9).astype(np.uint8)
-    analysed = sr.analyse_upload(brats_bytes(np.stack([pixels, pixels], axis=-1), truth), "brats.h5", models)
+    analysed = analyse_file(brats_bytes(np.stack([pixels, pixels], axis=-1), truth), "brats.h5", models)
     panels, dice = sr.ground_truth_panels(analysed, sr.ViewSettings())
     assert [panel.image.shape for panel in panels] == [(128, 128, 3)] * 2
     assert dice > 0.8
     assert sr.dice_sentence(dice).startswith(f"Dice overlap with the file's mask: {dice:.3f}")
     assert "undefined" in sr.dice_sentence(float("nan"))
-    assert sr.ground_truth_panels(sr.FileResult("x", "0", ScanSlice(pixels)), sr.ViewSettings()) is None
+    assert sr.ground_truth_panels(FileResult("x", "0", ScanSlice(pixels)), sr.ViewSettings()) is None
 
 
 def test_describe_upload_offers_choices_only_for_volumes():
@@ -152,7 +153,7 @@ def test_describe_upload_offers_choices_only_for_volumes():
 
 
 def test_reports_are_pdfs_of_the_readable_files(models, result):
-    failed = sr.analyse_upload(b"", "empty.png", models)
+    failed = analyse_file(b"", "empty.png", models)
     single = sr.report_pdf([result], [sr.explain(result, models)], "Grad-CAM++", None, {})
     batch = sr.batch_report_pdf([result, failed], models, "Grad-CAM++", None, {})
     assert single.startswith(b"%PDF") and batch.startswith(b"%PDF")
@@ -172,8 +173,8 @@ def test_module_does_not_import_streamlit():
 def test_one_slice_gives_every_result_within_a_second_once_warm():
     installed = load_available_models(WEIGHTS_DIR)
     data = encode(brain_slice(512, 512, seed=6), "JPEG")
-    sr.explain(sr.analyse_upload(data, "warm.jpg", installed), installed)  # load and trace once
+    sr.explain(analyse_file(data, "warm.jpg", installed), installed)  # load and trace once
     start = time.perf_counter()
-    fresh = sr.analyse_upload(encode(brain_slice(512, 512, seed=7), "JPEG"), "fresh.jpg", installed)
+    fresh = analyse_file(encode(brain_slice(512, 512, seed=7), "JPEG"), "fresh.jpg", installed)
     sr.slice_panels(fresh, sr.explain(fresh, installed), sr.ViewSettings())
     assert time.perf_counter() - start <= 1.0

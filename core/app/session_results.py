@@ -1,13 +1,12 @@
 """What the Analyse page shows for a batch of uploads, computed without Streamlit so it can be tested directly.
 
-The page caches :func:`analyse_upload` per file content (:func:`content_digest`) and slice choice, and
+The page caches :func:`core.models.analysis.analyse_file` per file content (its ``digest``) and slice choice, and
 :func:`explain` per (content, method, target class); everything here is a plain function of those inputs. Uploads
 arrive as bytes and stay in memory: nothing in this module writes to disk or logs image content.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,12 +14,11 @@ import numpy as np
 import pandas as pd
 
 from core.io.errors import InputError
-from core.io.read import ScanSlice, SliceChoice, VolumeInfo, describe_volume, read_scan
-from core.models.analysis import Analysis, analyze
+from core.io.read import VolumeInfo, describe_volume
+from core.models.analysis import Analysis, FileResult
 from core.models.cards import MODELS, TUMOUR_NET
 from core.models.gradcam import can_explain, default_method, gradcam_heatmap
 from core.models.metrics import dice_score
-from core.models.ood import OodDetector
 from core.models.registry import LoadedModel
 from core.present.findings import format_percent
 from core.present.overlay import overlay_heatmap, overlay_mask, to_rgb
@@ -35,8 +33,6 @@ NOT_BRAIN = "not a brain MRI?"
 HIDDEN = "hidden (see the input check)"
 TRUTH_COLOR = (40, 200, 90)
 """Ground-truth masks are drawn in green, so they never look like the red prediction."""
-WINDOWED_FORMATS = ("DICOM", "NIfTI", "BraTS HDF5", "figshare MAT")
-"""Formats whose stored values are not display values, so a display window means something."""
 TABLE_COLUMNS = ["File", "Tumour type", "Confidence (%)", "Tumour present", "Probability (%)", "Area (px)",
                  "Area (% of brain)", "Answers disagree", "Input check", "Problem"]
 """Short headers, so the whole table fits a laptop screen; each percent sits right of the answer it qualifies."""
@@ -46,21 +42,6 @@ PERCENT_COLUMNS = {
     "Area (% of brain)": "Outlined tumour area as a share of the head region.",
 }
 """Percent columns (0-100) and what each measures, for the table's column tooltips."""
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """One uploaded file: its decoded slice and analysis, or the one-sentence reason it could not be read."""
-
-    name: str
-    digest: str
-    scan: ScanSlice | None = None
-    analysis: Analysis | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 @dataclass(frozen=True)
@@ -83,30 +64,13 @@ class Panel:
     note: str = ""
 
 
-def content_digest(data: bytes) -> str:
-    """SHA-256 of a file's bytes: the cache key, so a re-upload under another name is not analysed twice."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def describe_upload(data: bytes, filename: str) -> VolumeInfo | None:
     """What a slice picker can offer for this file; None for plain 2D images and for files that cannot be read
-    (their error is reported once, by :func:`analyse_upload`)."""
+    (their error is reported once, by :func:`core.models.analysis.analyse_file`)."""
     try:
         return describe_volume(data, filename)
     except InputError:
         return None
-
-
-def analyse_upload(data: bytes, filename: str, models: Mapping[str, LoadedModel],
-                   choice: SliceChoice | None = None, detector: OodDetector | None = None,
-                   tta: bool = False) -> FileResult:
-    """Decode one upload and run every installed model on it; an unreadable file gives its error sentence instead."""
-    digest = content_digest(data)
-    try:
-        scan = read_scan(data, filename, choice)
-    except InputError as err:
-        return FileResult(filename, digest, error=str(err))
-    return FileResult(filename, digest, scan, analyze(scan, dict(models), detector, tta))
 
 
 def target_options(class_names: Sequence[str]) -> list[str]:

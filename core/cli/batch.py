@@ -18,8 +18,7 @@ import numpy as np
 from PIL import Image
 
 from core.io.errors import InputError
-from core.io.read import ScanSlice, read_scan
-from core.models.analysis import Analysis, analyze
+from core.models.analysis import FileResult, analyse_file
 from core.models.cards import MODELS, TUMOUR_NET
 from core.models.gradcam import gradcam_heatmap
 from core.models.installed import models_present
@@ -103,16 +102,17 @@ def list_sources(paths: Iterable[Path], manifest: Path | None = None) -> list[So
     return sources + (read_manifest(manifest) if manifest is not None else [])
 
 
-def result_record(result: FileResult) -> dict:
-    """The JSON object for one file: ``error`` is null or one sentence; other keys are null when unknown."""
-    path, analysis = result.path, result.analysis
+def result_record(file: Path | str, result: FileResult) -> dict:
+    """The JSON object for one file (a path or URI as given): ``error`` is null or one sentence; other keys are null
+    when unknown."""
+    analysis = result.analysis
     if analysis is None:
-        return {"file": str(path), "error": result.error, "type": None, "probabilities": None,
+        return {"file": str(file), "error": result.error, "type": None, "probabilities": None,
                 "tumour_probability": None, "tumour_present": None, "mask_area_px": None,
                 "mask_area_fraction": None, "disagreements": None, "ood": None, "ood_score": None,
                 "ood_looks_like": None}
     return {
-        "file": str(path),
+        "file": str(file),
         "error": None,
         "type": analysis.predicted_type,
         "probabilities": analysis.type_probabilities,
@@ -125,16 +125,6 @@ def result_record(result: FileResult) -> dict:
         "ood_score": analysis.ood_score,
         "ood_looks_like": analysis.ood_looks_like,
     }
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """One file's decoded slice and analysis, or the one-sentence reason it could not be analysed."""
-
-    path: Path | str
-    scan: ScanSlice | None = None
-    analysis: Analysis | None = None
-    error: str | None = None
 
 
 def read_file_bytes(file: Path | str) -> bytes:
@@ -158,12 +148,8 @@ def analyze_file(path: Path | str, models: dict[str, LoadedModel], detector: Ood
     try:
         data = read_file_bytes(path)
     except (OSError, ValueError) as err:
-        return FileResult(path, error=f"{name} cannot be read ({getattr(err, 'strerror', None) or err}).")
-    try:
-        scan = read_scan(data, name)
-    except InputError as err:
-        return FileResult(path, error=str(err))
-    return FileResult(path, scan, analyze(scan, models, detector))
+        return FileResult(name, error=f"{name} cannot be read ({getattr(err, 'strerror', None) or err}).")
+    return analyse_file(data, name, models, detector=detector)
 
 
 @dataclass(frozen=True)
@@ -183,7 +169,7 @@ def file_record(file: Path | str, relative: Path, models: dict[str, LoadedModel]
     (null when the file has none).
     """
     result = analyze_file(file, models, detector)
-    record = result_record(result)
+    record = result_record(file, result)
     if folders.masks is not None:
         has_mask = result.analysis is not None and result.analysis.mask is not None
         record["mask_file"] = str(write_png(result.analysis.mask, relative, folders.masks)) if has_mask else None

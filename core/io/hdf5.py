@@ -19,7 +19,6 @@ import numpy as np
 
 from core.io.errors import InputError
 from core.io.scan import (
-    ACCEPTED,
     ScanSlice,
     SliceChoice,
     VolumeInfo,
@@ -75,7 +74,7 @@ def _image_dataset(file: h5py.File, name: str) -> tuple[h5py.Dataset, str]:
     if not isinstance(image, h5py.Dataset):
         raise InputError(
             f"{name} is an HDF5 file without a BraTS 'image' dataset or a figshare 'cjdata' group; "
-            f"please upload {ACCEPTED}."
+            "please upload a BraTS .h5 slice, a figshare .mat file or an image."
         )
     figshare = isinstance(group, h5py.Group)
     if image.ndim not in ((2,) if figshare else (2, 3)) or image.dtype.kind not in "biuf":

@@ -10,13 +10,10 @@ Every bad input raises :class:`InputError` with one sentence saying what is wron
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from core.io import dicom, hdf5, nifti, raster
+from core.io import nifti
 from core.io.errors import InputError, decoding
+from core.io.formats import ACCEPTED, ACCEPTED_EXTENSIONS, FORMATS, RASTER, Format, one_of
 from core.io.scan import (
-    ACCEPTED,
     MAX_PIXELS,
     MAX_VOXELS,
     MIN_SIDE,
@@ -44,32 +41,6 @@ __all__ = [
     "validate_dimensions",
     "validate_pixels",
 ]
-
-ACCEPTED_EXTENSIONS = [
-    "jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif", "dcm", "nii", "nii.gz", "gz", "h5", "mat"
-]
-"""File name endings for the upload widget's ``type=``; "gz" too, as browsers' file pickers match only the last
-suffix. The readers never look at the name, so a widget without ``type=`` also lets extension-less DICOM through."""
-
-
-@dataclass(frozen=True)
-class _Format:
-    """A reader: ``matches`` checks signature bytes only; ``label`` names the format in error messages."""
-
-    label: str
-    matches: Callable[[bytes], bool]
-    describe: Callable[[bytes, str], VolumeInfo]
-    read: Callable[[bytes, str, SliceChoice], ScanSlice]
-
-
-_RASTER = _Format("an image", raster.is_raster, raster.describe_raster, raster.read_raster)
-_FORMATS = (
-    _Format("a DICOM file", dicom.is_dicom, dicom.describe_dicom, dicom.read_dicom),
-    _Format("a NIfTI volume", nifti.is_nifti, nifti.describe_nifti, nifti.read_nifti),
-    _Format("an HDF5 or MATLAB file", hdf5.is_hdf5, hdf5.describe_hdf5, hdf5.read_hdf5),
-    _RASTER,
-)
-"""Readers in the order they are tried; DICOM comes first, as its 128-byte preamble may hold a TIFF header."""
 
 _OTHER_FILES = (
     (0, b"%PDF", "a PDF document"),
@@ -121,21 +92,21 @@ def read_image(data: bytes, filename: str = "") -> ScanSlice:
         InputError: as :func:`read_scan`, and for any other format or a file with several frames.
     """
     name = _display_name(filename)
-    if _detect_format(data, name) is not _RASTER:
-        raise InputError(f"{name} is not a JPG, PNG, TIFF, WebP or BMP image; please upload one of those.")
-    with decoding(name, _RASTER.label, ACCEPTED):
-        frames = raster.describe_raster(data, name).frames
+    if _detect_format(data, name) is not RASTER:
+        raise InputError(f"{name} is not a {one_of(RASTER.listed)} image; please upload one of those.")
+    with decoding(name, RASTER.label, ACCEPTED):
+        frames = RASTER.describe(data, name).frames
         if frames > 1:
             raise InputError(f"{name} holds {frames} frames; please upload a single 2D slice.")
-        return raster.read_raster(data, name, SliceChoice())
+        return RASTER.read(data, name, SliceChoice())
 
 
-def _detect_format(data: bytes, name: str) -> _Format:
+def _detect_format(data: bytes, name: str) -> Format:
     """The reader whose signature the bytes carry, or an InputError naming what the file is instead."""
     if not data:
         raise InputError(f"{name} is empty; please upload {ACCEPTED}.")
     with decoding(name, "an image", ACCEPTED):
-        for scan_format in _FORMATS:
+        for scan_format in FORMATS:
             if scan_format.matches(data):
                 return scan_format
     for offset, signature, description in _OTHER_FILES:

@@ -12,10 +12,6 @@ import numpy as np
 
 from core.io.errors import InputError
 
-ACCEPTED = (
-    "a brain MRI as a JPG, PNG, TIFF, WebP, BMP, GIF, DICOM, NIfTI (.nii or .nii.gz), BraTS .h5 or figshare .mat file"
-)
-"""What every error message offers instead: ``f"...; please upload {ACCEPTED}."``."""
 MAX_PIXELS = 40_000_000
 """Largest accepted slice (width x height); larger files are refused from their header, before pixels are decoded."""
 MAX_VOXELS = 300_000_000

@@ -1,12 +1,18 @@
-"""One call that runs the tumour network on one slice and gathers everything the app, CLI and report show."""
+"""One call that runs the tumour network on one slice and gathers everything the app, CLI and report show.
+
+:func:`analyse_file` is the one path from a file's bytes to its :class:`FileResult`: the Analyse page, the batch
+command line and the report command all call it, so they cannot answer differently for the same file.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.io.read import ScanSlice
+from core.io.errors import InputError
+from core.io.read import ScanSlice, SliceChoice, read_scan
 from core.models.cards import MODELS, TUMOUR_NET
 from core.models.ood import OodDetector, is_out_of_distribution, ood_verdicts
 from core.models.preprocess import find_head_mask, preprocess_slice
@@ -93,3 +99,39 @@ def analyze(scan: ScanSlice, models: dict[str, LoadedModel], detector: OodDetect
         result.type_spread = predict_type_tta(scan, model)
     result.disagreements = describe_disagreements(result)
     return result
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file: its decoded slice and analysis, or the one-sentence reason it could not be analysed.
+
+    ``name`` is how sentences and tables name the file; ``digest`` is the SHA-256 of its bytes (the page's cache
+    key; empty when the bytes could not be read).
+    """
+
+    name: str
+    digest: str = ""
+    scan: ScanSlice | None = None
+    analysis: Analysis | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def content_digest(data: bytes) -> str:
+    """SHA-256 of a file's bytes, so a re-upload under another name is not analysed twice."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def analyse_file(data: bytes, name: str, models: dict[str, LoadedModel], choice: SliceChoice | None = None,
+                 detector: OodDetector | None = None, tta: bool = False) -> FileResult:
+    """Decode one file's bytes (the slice ``choice`` names, else the default) and :func:`analyze` it; an unreadable
+    file gives its error sentence instead."""
+    digest = content_digest(data)
+    try:
+        scan = read_scan(data, name, choice)
+    except InputError as err:
+        return FileResult(name, digest, error=str(err))
+    return FileResult(name, digest, scan, analyze(scan, dict(models), detector, tta))
