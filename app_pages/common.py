@@ -45,8 +45,8 @@ def load_cards() -> dict[str, dict]:
 
 def missing_model_info(name: str) -> None:
     """One sentence naming the command that trains a model whose card is absent."""
-    st.info(f"The {MODELS[name]['title'].lower()} model ({name}) is not installed; "
-            f"train it with `{MODELS[name]['train']}`.")
+    st.info(f"The {MODELS[name].title.lower()} model ({name}) is not installed; "
+            f"train it with `{MODELS[name].train}`.")
 
 
 def render_sidebar(viewer: Viewer) -> None:
@@ -58,10 +58,10 @@ def render_sidebar(viewer: Viewer) -> None:
         st.subheader("Models")
         for name, model in MODELS.items():
             if not is_installed(name, folder):
-                st.markdown(f"**{model['title']}**: not installed; train it with `{model['train']}`.")
+                st.markdown(f"**{model.title}**: not installed; train it with `{model.train}`.")
                 continue
             metrics = " · ".join(f"{label} {value}" for label, value in headline_metrics(name, cards[name]).items())
-            st.markdown(f"**{model['title']}**: installed, trained {format_date(cards[name])}")
+            st.markdown(f"**{model.title}**: installed, trained {format_date(cards[name])}")
             st.caption(metrics)
         st.warning(DISCLAIMER, icon="⚠️")
 

@@ -46,7 +46,7 @@ LIMITATIONS = [
 
 st.title("Model card")
 cards = load_cards()
-titles = {name: model["title"] for name, model in MODELS.items()}
+titles = {name: model.title for name, model in MODELS.items()}
 
 st.header("Intended use")
 st.markdown("Decision support **for research**: a second look at a single 2D brain MRI slice, suggesting a tumour "
@@ -58,7 +58,7 @@ st.header("Models")
 st.dataframe(summaries.architecture_table(cards, titles), hide_index=True)
 for name, model in MODELS.items():
     if name not in cards:
-        st.info(f"{model['title']} ({name}): not installed; train it with `{model['train']}`.")
+        st.info(f"{model.title} ({name}): not installed; train it with `{model.train}`.")
 
 st.header("Data provenance and licences")
 st.markdown("| Data set | Used for | Licence |\n|---|---|---|\n"
@@ -79,7 +79,8 @@ st.markdown("\n".join(f"- {line}" for line in LIMITATIONS))
 
 st.header("How to reproduce")
 commands = summaries.reproduce_commands(cards)
-for name, model in {**MODELS, summaries.STUDY["card"]: summaries.STUDY}.items():
+for name, train in {**{name: model.train for name, model in MODELS.items()},
+                    summaries.STUDY["card"]: summaries.STUDY["train"]}.items():
     recorded = commands.get(name)
     st.markdown(f"**{name}**" + ("" if recorded else " (no card yet; the default command)"))
-    st.code(recorded or model["train"], language="bash")
+    st.code(recorded or train, language="bash")

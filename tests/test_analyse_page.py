@@ -61,7 +61,7 @@ def test_without_upload_one_sentence_says_what_to_upload(open_app, tiny_weights)
 def test_without_models_one_sentence_names_the_training_command(open_app, tmp_path):
     at = open_app(tmp_path)
     assert_no_exception(at)
-    assert len(at.main.info) == 1 and MODELS["tumour_net"]["train"] in at.main.info[0].value
+    assert len(at.main.info) == 1 and MODELS["tumour_net"].train in at.main.info[0].value
     assert not at.get("file_uploader")
 
 

@@ -79,7 +79,7 @@ def test_pages_render_complete_cards(open_page, full_weights, page):
     text = visible_text(at)
     assert DISCLAIMER in text
     assert "installed, trained 2026-11-22 06:29" in text
-    assert "Type accuracy 95.2% · Type macro-F1 0.942" in text
+    assert "Type accuracy, official test 95.2% · Type macro-F1 0.942" in text
     assert "not installed" not in text
     assert "215 byte-identical copies" in text
 

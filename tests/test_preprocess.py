@@ -125,3 +125,13 @@ def test_resize_nearest_keeps_mask_labels(size: int | tuple[int, int]) -> None:
     assert set(np.unique(resized)) == {0.0, 1.0}
     # Bilinear resizing, by contrast, invents in-between values; that is why masks must not use it.
     assert len(np.unique(resize(mask, size))) > 2
+
+
+def test_the_cards_value_range_and_normalisation_are_honoured() -> None:
+    pixels = brain_slice(96, 80)
+    unit = preprocess_slice(pixels, InputSpec(size=64))
+    signed = preprocess_slice(pixels, InputSpec(size=64, value_range=(-1.0, 1.0)))
+    np.testing.assert_allclose(signed, 2 * unit - 1, atol=1e-6)
+    assert signed.dtype == np.float32 and signed.min() == -1.0 and signed.max() == 1.0
+    with pytest.raises(ValueError, match="normalisation 'z-score'"):
+        InputSpec.from_dict({"size": 64, "normalisation": "z-score"})

@@ -18,7 +18,7 @@ def test_model_without_its_card_is_refused_naming_the_train_command(tmp_path: Pa
     shutil.copy(tiny_weights / "tumour_net.keras", tmp_path / "tumour_net.keras")
     with pytest.raises(ModelMissingError) as err:
         load_model("tumour_net", tmp_path)
-    assert "tumour_net.json" in str(err.value) and MODELS["tumour_net"]["train"] in str(err.value)
+    assert "tumour_net.json" in str(err.value) and MODELS["tumour_net"].train in str(err.value)
 
 
 def test_missing_weights_are_refused_even_with_a_card(tmp_path: Path, tiny_weights: Path) -> None:

@@ -157,8 +157,8 @@ def test_missing_cards_and_keys_read_not_available(cards: dict) -> None:
 
 def test_model_block_prints_card_numbers(cards: dict) -> None:
     text = report_pages(build_report([full_slice()], None, cards, "0.1.0", GENERATED_AT))[0]
-    assert "type: official test accuracy 95.2%" in text
-    assert "presence: Kaggle test sensitivity 94.0%" in text
+    assert "Type accuracy, official test 95.2%" in text
+    assert "Presence sensitivity, Kaggle test 94.0%" in text
     assert "LGG test per-patient mean Dice 0.600" in text
 
 

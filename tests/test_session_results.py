@@ -88,7 +88,7 @@ def test_missing_network_reads_not_installed_everywhere():
     row = sr.results_table([partial]).iloc[0]
     assert row["Tumour type"] == row["Tumour present"] == sr.NOT_INSTALLED and pd.isna(row["Area (px)"])
     assert sr.headline(partial.analysis)[2] == ("Tumour area", sr.NOT_INSTALLED, None)
-    assert MODELS["tumour_net"]["train"] in sr.area_details(partial.analysis)[0][1]
+    assert MODELS["tumour_net"].train in sr.area_details(partial.analysis)[0][1]
     panels = sr.slice_panels(partial, None, sr.ViewSettings())
     assert panels[1].image is None and sr.NOT_INSTALLED in panels[1].note
     assert sr.explain(partial, {}) is None

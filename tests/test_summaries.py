@@ -5,6 +5,7 @@ import math
 import pytest
 from fake_cards import presence_view, segmentation_view, study_card, tumour_net_card, type_view
 
+from core.models.cards import MODELS
 from core.present import summaries
 
 TITLES = {"tumour_net": "Tumour network"}
@@ -31,8 +32,10 @@ def test_dig_returns_none_for_any_missing_step():
 
 def test_headline_metrics_format_the_network(cards):
     assert summaries.headline_metrics("tumour_net", cards["tumour_net"]) == {
-        "Type accuracy": "95.2%", "Type macro-F1": "0.942", "Presence sensitivity": "94.0%",
-        "Presence specificity": "91.0%", "BRISC mean Dice": "0.810"}
+        "Type accuracy, official test": "95.2%", "Type macro-F1": "0.942", "Presence sensitivity, Kaggle test": "94.0%",
+        "Presence specificity, Kaggle test": "91.0%", "BRISC validation mean Dice": "0.810"}
+    every = summaries.headline_metrics("tumour_net", cards["tumour_net"], lead_only=False)
+    assert len(every) == len(MODELS["tumour_net"].headlines) > 5 and every["LGG test per-patient mean Dice"] == "0.600"
 
 
 def test_headline_metrics_of_an_incomplete_card_read_not_available():

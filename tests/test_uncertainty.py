@@ -13,7 +13,7 @@ from core.io.read import ScanSlice
 from core.models.analysis import analyze
 from core.models.metrics import softmax
 from core.models.preprocess import InputSpec
-from core.models.registry import load_model
+from core.models.registry import LoadedModel, load_model
 from core.models.uncertainty import VIEWS, TypeSpread, describe_spread, make_views, predict_type_tta, shift
 from core.present.findings import class_label
 
@@ -31,6 +31,8 @@ class FixedLogits:
     @property
     def card(self) -> dict:
         return {"calibration": {"temperature": self.temperature}}
+
+    type_probabilities = LoadedModel.type_probabilities  # reads only the card
 
     def predict_raw(self, batch: np.ndarray) -> np.ndarray:
         self.calls += 1

@@ -7,6 +7,10 @@ from keras import layers
 
 from core.models.network_layers import ATTENTION_LAYER, MaskAttention, WeightedPooling
 
+NETWORK_LAYERS = {"logits_layer": "logits", "mask_layer": "mask", "type_layer": "type"}
+"""The card's ``architecture`` keys naming the layers of :func:`build_tumour_net` that the app reads
+(:func:`core.models.keras_network.output_head`); training and evaluation read them through the same head."""
+
 BN_MOMENTUM = 0.9
 """Faster-moving batch-norm statistics than Keras' 0.99, so short schedules still end with usable inference stats."""
 

@@ -37,11 +37,13 @@ from scipy import ndimage
 from core.models.cards import WEIGHTS_DIR, write_evaluation
 from core.models.gradcam import ATTENTION, GRADIENT_METHODS
 from core.models.gradient_cams import compute_cam
+from core.models.keras_network import type_view
 from core.models.metrics import binary_summary, classification_summary, fit_temperature, reliability_bins, softmax
 from core.models.network_layers import ATTENTION_LAYER
 from core.models.preprocess import InputSpec, resize
 from core.models.tumour import gate_mask, tumour_probability
 from core.present.summaries import dig, network_measures
+from training.architectures import NETWORK_LAYERS
 from training.brain_other_data import validation_slices
 from training.data import CLASS_NAMES, DEFAULT_ROOT
 from training.segmentation_metrics import any_mask_share, grouped_mean, mask_dice, score_summary, volume_dice
@@ -196,7 +198,7 @@ def evaluate_heatmaps(model: keras.Model, val: Outputs, spec: InputSpec, limit: 
     """
     brisc = [i for i, s in enumerate(val.arrays.slices) if s.source == "brisc"]
     picks = sorted(np.random.default_rng(seed).permutation(brisc)[:limit].tolist())
-    type_view = keras.Model(model.inputs, model.get_layer("type").output)
+    type_model = type_view(model, NETWORK_LAYERS)
     predicted = softmax(val.logits).argmax(axis=1)
     layer_names = {layer.name for layer in model.layers}
     candidates = [(ATTENTION, ATTENTION_LAYER)] if ATTENTION_LAYER in layer_names else []
@@ -207,7 +209,7 @@ def evaluate_heatmaps(model: keras.Model, val: Outputs, spec: InputSpec, limit: 
         started = time.time()
         for index in picks:
             item = val.arrays.slices[index]
-            cam = compute_cam(type_view, method, val.arrays.x[index:index + 1].astype(np.float32), layer,
+            cam = compute_cam(type_model, method, val.arrays.x[index:index + 1].astype(np.float32), layer,
                               int(predicted[index]), flip)
             truth = read_mask(item.mask, _image_shape(item)).astype(bool)
             heatmap = np.clip(resize(cam, truth.shape), 0.0, None)
@@ -321,8 +323,7 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
         "name": MODEL_NAME,
         "architecture": {"name": model.name, "type": "shared residual encoder, 4-class type head, U-Net decoder",
                          "parameters": int(model.count_params()), "base_filters": config["base_filters"],
-                         "depth": config["depth"], "logits_layer": "logits", "mask_layer": "mask",
-                         "type_layer": "type", "pooling": config.get("pooling", "gap"),
+                         "depth": config["depth"], **NETWORK_LAYERS, "pooling": config.get("pooling", "gap"),
                          "gradcam_method": heatmap_card["default_method"],
                          "heatmap_layers": heatmap_card["method_layers"],
                          "gradcam_layer": heatmap_card["method_layers"][GRADIENT_METHODS[0]]}

@@ -20,10 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from core.models.cards import WEIGHTS_DIR, write_evaluation
+from core.models.keras_network import keras_runner
 from core.models.metrics import dice_score
 from core.models.preprocess import InputSpec
 from core.models.registry import flip_average
-from training.architectures import build_tumour_net
+from training.architectures import NETWORK_LAYERS, build_tumour_net
 from training.brain_other_data import validation_slices
 from training.common import add_config_arguments, cli_overrides, config_from_args, run_metadata
 from training.data import CLASS_NAMES, DEFAULT_ROOT
@@ -105,19 +106,13 @@ def predict_logits_and_masks(model: keras.Model, x: np.ndarray, batch_size: int 
     """Type logits (N x 4) and mask probabilities (N x S x S) of the network for an array of model inputs;
     ``flip`` averages each slice with its mirror image as the app does when the card adopts it
     (:func:`core.models.registry.flip_average`)."""
-    head = keras.Model(model.inputs, {name: model.get_layer(name).output for name in ("logits", "mask")})
-    compiled = tf.function(lambda batch: head(batch, training=False), reduce_retracing=True, autograph=False)
-
-    def run(batch: np.ndarray) -> dict[str, np.ndarray]:
-        return {name: np.asarray(value, dtype=np.float32)
-                for name, value in compiled(tf.convert_to_tensor(batch, dtype=tf.float32)).items()}
-
+    run = keras_runner(model, NETWORK_LAYERS)
     logits, masks = [], []
     for start in range(0, len(x), batch_size):
         batch = np.asarray(x[start:start + batch_size], dtype=np.float32)
         out = flip_average(run, batch) if flip else run(batch)
-        logits.append(out["logits"])
-        masks.append(out["mask"][..., 0])
+        logits.append(np.asarray(out["logits"], dtype=np.float32))
+        masks.append(np.asarray(out["mask"][..., 0], dtype=np.float32))
     return np.concatenate(logits), np.concatenate(masks)
 
 

@@ -153,7 +153,7 @@ def headline(analysis: Analysis) -> list[tuple[str, str, str | None]]:
 def area_details(analysis: Analysis) -> list[tuple[str, str]]:
     """(label, value) of every area measure; mm² only when the file states its pixel spacing."""
     if analysis.mask_area_px is None:
-        return [("Tumour area", f"{NOT_INSTALLED}: train the tumour network with `{MODELS[TUMOUR_NET]['train']}`")]
+        return [("Tumour area", f"{NOT_INSTALLED}: train the tumour network with `{MODELS[TUMOUR_NET].train}`")]
     brain = analysis.brain_area_fraction
     return [
         ("Area in pixels", f"{analysis.mask_area_px:,}"),

@@ -187,7 +187,7 @@ def require_models(folder: Path) -> None:
         SystemExit: no model of :data:`core.models.cards.MODELS` is in ``folder`` with both its ``.keras`` and its card.
     """
     if not models_present(folder):
-        raise SystemExit(f"No models found in {folder}; train one with `{MODELS[TUMOUR_NET]['train']}`.")
+        raise SystemExit(f"No models found in {folder}; train one with `{MODELS[TUMOUR_NET].train}`.")
 
 
 def load_analysers(folder: Path) -> tuple[dict[str, LoadedModel], OodDetector | None]:

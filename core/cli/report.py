@@ -57,7 +57,7 @@ def build_report_for_files(paths: list[Path], out: Path, patient: PatientFields 
     folder = Path(folder or weights_dir())
     models = load_available_models(folder)
     if not models:
-        raise SystemExit(f"No models found in {folder}; train one with `{MODELS[TUMOUR_NET]['train']}`.")
+        raise SystemExit(f"No models found in {folder}; train one with `{MODELS[TUMOUR_NET].train}`.")
     slices, errors = [], []
     for path, _ in tqdm(list(expand_paths(paths)), desc="Analysing", unit="slice", file=sys.stderr):
         result = analyze_file(path, models)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,57 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 WEIGHTS_ENV = "BRAIN_MRI_WEIGHTS_DIR"
 """Environment variable that points the app at another weights folder (tests use it)."""
 
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One result a model is known by: its label, its path into the card, and its format ("percent" or "score").
+
+    ``lead`` marks the few the sidebar and the model card's summary show; the PDF's model table prints them all.
+    """
+
+    label: str
+    path: tuple[str, ...]
+    kind: str = "score"
+    lead: bool = False
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A shipped model as the app speaks of it: its title, the command that reproduces its ``.keras`` and card, and
+    the results it is known by."""
+
+    title: str
+    train: str
+    headlines: tuple[Headline, ...] = ()
+
+
 TUMOUR_NET = "tumour_net"
 MODELS = {
-    TUMOUR_NET: {"title": "Tumour network",
-                 "train": "python -m training.train_tumour_net && python -m training.evaluate_tumour_net"},
+    TUMOUR_NET: ModelEntry(
+        "Tumour network", "python -m training.train_tumour_net && python -m training.evaluate_tumour_net", (
+            Headline("Type accuracy, official test", ("type", "test", "kaggle_official", "accuracy"), "percent",
+                     lead=True),
+            Headline("Type macro-F1", ("type", "test", "kaggle_official", "macro_f1"), lead=True),
+            Headline("Type accuracy, deduplicated test", ("type", "test", "kaggle_deduplicated", "accuracy"),
+                     "percent"),
+            Headline("Calibration temperature", ("calibration", "temperature")),
+            Headline("Validation ECE after calibration", ("calibration", "val_ece_after")),
+            Headline("Presence sensitivity, Kaggle test", ("presence", "test", "kaggle_official", "sensitivity"),
+                     "percent", lead=True),
+            Headline("Presence specificity, Kaggle test", ("presence", "test", "kaggle_official", "specificity"),
+                     "percent", lead=True),
+            Headline("Presence specificity, LGG test", ("presence", "test", "lgg_test_patients", "specificity"),
+                     "percent"),
+            Headline("Presence threshold on 1 - P(no tumour)", ("presence", "threshold")),
+            Headline("BRISC validation mean Dice", ("segmentation", "brisc_validation", "dice", "mean"), lead=True),
+            Headline("LGG test per-patient mean Dice",
+                     ("segmentation", "lgg_test_patients", "per_patient_mean_dice")),
+        )),
 }
-"""The shipped models, by file stem, with the command that reproduces each. One network answers type, presence and
-outline (:mod:`core.models.tumour`), so the three can never contradict each other."""
+"""The shipped models, by file stem. One network answers type, presence and outline (:mod:`core.models.tumour`), so
+the three can never contradict each other. A new model is an entry here, its training script writing its ``.keras``
+and card, and what it adds to :func:`core.models.analysis.analyze`."""
 DATA_ENV = "BRAIN_MRI_DATA_DIR"
 """Environment variable that points the metric pages at the shared data folder, for the misclassified gallery."""
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"

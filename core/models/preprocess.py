@@ -26,6 +26,11 @@ class InputSpec:
     value_range: tuple[float, float] = (0.0, 1.0)
     normalisation: str = "percentile-0.5-99.5"
 
+    def __post_init__(self) -> None:
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"The card asks for the input normalisation {self.normalisation!r}; this app knows "
+                             f"{', '.join(NORMALISATIONS)}.")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -92,10 +97,16 @@ def normalise_intensity(pixels: np.ndarray) -> np.ndarray:
     return np.clip((pixels - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
+NORMALISATIONS = {"percentile-0.5-99.5": normalise_intensity}
+"""The card's ``input.normalisation`` -> the function mapping a resized slice to [0, 1]."""
+
+
 def preprocess_slice(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Turn an H x W float slice into model input: size x size x channels float32 in [0, 1]."""
+    """Turn an H x W float slice into model input: size x size x channels float32, normalised as the card's
+    ``normalisation`` says and scaled to its ``value_range``."""
     if spec.crop:
         top, left, bottom, right = find_brain_box(pixels)
         pixels = pixels[top:bottom, left:right]
-    image = normalise_intensity(resize(pixels, spec.size))
+    low, high = spec.value_range
+    image = (low + (high - low) * NORMALISATIONS[spec.normalisation](resize(pixels, spec.size))).astype(np.float32)
     return np.repeat(image[..., None], spec.channels, axis=-1)

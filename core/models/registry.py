@@ -19,6 +19,7 @@ import numpy as np
 
 from core.models.cards import MODELS, read_evaluation, weights_dir
 from core.models.litert_network import Runner, fresh_export, litert_runner
+from core.models.metrics import softmax
 from core.models.preprocess import InputSpec
 
 if TYPE_CHECKING:
@@ -89,6 +90,11 @@ class LoadedModel:
     def class_names(self) -> list[str]:
         return list(self.card.get("class_names", []))
 
+    def type_probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated N x K type probabilities: the softmax of N x K logits over the card's temperature (fitted on
+        validation; 1, i.e. uncalibrated, for a card without one)."""
+        return softmax(logits, float(self.card.get("calibration", {}).get("temperature", 1.0)))
+
     def predict_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """One forward pass over a batch of preprocessed inputs, as a dict of arrays.
 
@@ -124,7 +130,7 @@ def load_model(name: str, folder: Path | None = None) -> LoadedModel:
     """
     folder = Path(folder or weights_dir())
     weights, card = folder / f"{name}.keras", folder / f"{name}.json"
-    train = MODELS.get(name, {}).get("train", "its training script")
+    train = MODELS[name].train if name in MODELS else "its training script"
     if not weights.exists():
         raise ModelMissingError(f"The {name} model is not installed; train it with `{train}`.")
     if not card.exists():

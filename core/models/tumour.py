@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from core.models.metrics import softmax
 from core.models.preprocess import resize
 from core.models.registry import LoadedModel
 
@@ -73,7 +72,7 @@ def read_outputs(model: LoadedModel, logits: np.ndarray, mask_probs: np.ndarray,
                  shape: tuple[int, int]) -> TumourReading:
     """Turn one slice's raw outputs (K logits, S x S mask probabilities) into the consistent reading."""
     card = model.card
-    probs = softmax(logits[None], float(card["calibration"]["temperature"]))[0]
+    probs = model.type_probabilities(logits[None])[0]
     probability = float(tumour_probability(probs, model.class_names))
     present = probability >= float(card["presence"]["threshold"])
     mask = gate_mask(mask_probs, present, int(card["segmentation"]["min_component_px"]), shape)

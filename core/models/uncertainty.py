@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.io.read import ScanSlice
-from core.models.metrics import softmax
 from core.models.preprocess import preprocess_slice
 from core.models.registry import LoadedModel
 
@@ -57,11 +56,10 @@ def make_views(image: np.ndarray) -> np.ndarray:
 
 
 def predict_type_tta(scan: ScanSlice, model: LoadedModel) -> TypeSpread:
-    """Calibrated type probabilities of every view (softmax of logits over the card's temperature, as
-    :func:`core.models.analysis.predict_type`), their mean and their standard deviation per class."""
+    """Calibrated type probabilities of every view (:meth:`LoadedModel.type_probabilities`, as a single slice's),
+    their mean and their standard deviation per class."""
     views = make_views(preprocess_slice(scan.pixels, model.spec))
-    temperature = float(model.card.get("calibration", {}).get("temperature", 1.0))
-    probs = softmax(model.predict_raw(views), temperature)
+    probs = model.type_probabilities(model.predict_raw(views))
     names = model.class_names
     return TypeSpread(
         mean=dict(zip(names, (float(p) for p in probs.mean(axis=0)), strict=True)),

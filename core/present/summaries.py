@@ -12,11 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from core.models.cards import MODELS
+
 NOT_AVAILABLE = "not available"
 DISCLAIMER = ("Research use only — not a medical device. "
               "Results must be confirmed by a qualified radiologist.")
 STUDY = {"card": "tumour_net_study", "train": "python -m training.tune_tumour_net"}
-"""The tumour network's hyperparameter study: a card without weights, hence not in ``core.models.registry.MODELS``."""
+"""The tumour network's hyperparameter study: a card without weights, hence not in ``core.models.cards.MODELS``."""
 
 METRIC_LABELS = {
     "loss": "Loss", "type_loss": "Type loss", "mask_loss": "Mask loss", "val_score": "Validation score",
@@ -36,16 +38,6 @@ SPLIT_LABELS = {
 }
 GROUP_LABELS = {"gl": "glioma", "me": "meningioma", "pi": "pituitary", "ax": "axial", "co": "coronal", "sa": "sagittal"}
 """BRISC file-name codes for tumour class and imaging plane."""
-
-HEADLINES = {
-    "tumour_net": [("Type accuracy", ("type", "test", "kaggle_official", "accuracy"), "percent"),
-                   ("Type macro-F1", ("type", "test", "kaggle_official", "macro_f1"), "score"),
-                   ("Presence sensitivity", ("presence", "test", "kaggle_official", "sensitivity"), "percent"),
-                   ("Presence specificity", ("presence", "test", "kaggle_official", "specificity"), "percent"),
-                   ("BRISC mean Dice", ("segmentation", "brisc_validation", "dice", "mean"), "score")],
-}
-"""Per model: (label, path into the card, format) of the numbers the sidebar and the model card lead with."""
-
 
 CLASS_LABELS = {"notumor": "no tumour"}
 """Display names for class names that are not plain words; other class names are shown as the card spells them."""
@@ -98,9 +90,11 @@ def is_installed(name: str, weights_dir: Path) -> bool:
     return all((Path(weights_dir) / f"{name}{suffix}").is_file() for suffix in (".keras", ".json"))
 
 
-def headline_metrics(name: str, card: Mapping | None) -> dict[str, str]:
-    """The formatted headline numbers of one model, by label (empty for a model without headlines)."""
-    return {label: format_value(dig(card, *path), kind) for label, path, kind in HEADLINES.get(name, [])}
+def headline_metrics(name: str, card: Mapping | None, lead_only: bool = True) -> dict[str, str]:
+    """The formatted headline results of one model of :data:`core.models.cards.MODELS`, by label: the ones it leads
+    with, or all of them."""
+    return {h.label: format_value(dig(card, *h.path), h.kind) for h in MODELS[name].headlines
+            if h.lead or not lead_only}
 
 
 def metrics_summary_table(cards: Mapping[str, Mapping], titles: Mapping[str, str]) -> pd.DataFrame:

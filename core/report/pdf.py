@@ -25,7 +25,7 @@ from core.models.analysis import Analysis
 from core.models.cards import MODELS, TUMOUR_NET
 from core.present.findings import LOW_CONFIDENCE, describe_findings, format_percent
 from core.present.overlay import overlay_heatmap, overlay_mask, to_rgb
-from core.present.summaries import DISCLAIMER, NOT_AVAILABLE, class_label, dig, format_date, format_value
+from core.present.summaries import DISCLAIMER, NOT_AVAILABLE, class_label, format_date, headline_metrics
 from core.report.patient import PatientFields
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "fonts"
@@ -56,24 +56,6 @@ STUDY_INTRO = ("Each following page shows one whole study (a volume or a series 
 GREY = (90, 90, 90)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(232, 232, 232))
 EMPHASIS = FontFace(emphasis="BOLD")
-
-PERFORMANCE = {
-    TUMOUR_NET: [
-        ("type: official test accuracy", ("type", "test", "kaggle_official", "accuracy"), "percent"),
-        ("type: macro-F1", ("type", "test", "kaggle_official", "macro_f1"), "score"),
-        ("type: deduplicated test accuracy", ("type", "test", "kaggle_deduplicated", "accuracy"), "percent"),
-        ("calibration temperature", ("calibration", "temperature"), "score"),
-        ("validation ECE after calibration", ("calibration", "val_ece_after"), "score"),
-        ("presence: Kaggle test sensitivity", ("presence", "test", "kaggle_official", "sensitivity"), "percent"),
-        ("presence: Kaggle test specificity", ("presence", "test", "kaggle_official", "specificity"), "percent"),
-        ("presence: LGG test specificity", ("presence", "test", "lgg_test_patients", "specificity"), "percent"),
-        ("presence threshold on 1 - P(no tumour)", ("presence", "threshold"), "score"),
-        ("BRISC validation mean Dice", ("segmentation", "brisc_validation", "dice", "mean"), "score"),
-        ("LGG test per-patient mean Dice", ("segmentation", "lgg_test_patients", "per_patient_mean_dice"), "score"),
-    ],
-}
-"""Per model: (label, path into its card, format) of the results printed in the model block."""
-
 
 @dataclass
 class ReportStudy:
@@ -258,7 +240,7 @@ def _write_models(pdf: FPDF, cards: Mapping[str, Mapping]) -> None:
         table.row(["Model", "Trained", "Results on held-out data"])
         for name, model in MODELS.items():
             card = cards.get(name)
-            table.row([model["title"], format_date(card), _performance_text(name, card)])
+            table.row([model.title, format_date(card), _performance_text(name, card)])
     pdf.ln(5)
 
 
@@ -266,7 +248,7 @@ def _performance_text(name: str, card: Mapping | None) -> str:
     """E.g. "official test accuracy 95.2%; macro-F1 0.941; ..."; "not available" for a model without a card."""
     if card is None:
         return f"{NOT_AVAILABLE} (model not installed)"
-    return "; ".join(f"{label} {format_value(dig(card, *path), kind)}" for label, path, kind in PERFORMANCE[name])
+    return "; ".join(f"{label} {value}" for label, value in headline_metrics(name, card, lead_only=False).items())
 
 
 def _write_overview(pdf: FPDF, slices: Sequence[ReportSlice]) -> None:
@@ -412,7 +394,7 @@ def _absent_text(analysis: Analysis, model: str) -> str:
     """"not available", saying why when the model that would give the value is not installed."""
     if model not in analysis.missing_models:
         return NOT_AVAILABLE
-    return f"{NOT_AVAILABLE} ({MODELS[model]['title'].lower()} not installed)"
+    return f"{NOT_AVAILABLE} ({MODELS[model].title.lower()} not installed)"
 
 
 def _area_mm2_text(area_mm2: float | None) -> str:
