@@ -7,6 +7,7 @@ out here for review. Each summary hedges, says how sure the models are, and ends
 from __future__ import annotations
 
 from core.models.analysis import Analysis
+from core.models.cards import TUMOUR_NET
 from core.models.tumour import NO_TUMOUR_CLASS
 from core.present.summaries import class_label
 
@@ -15,7 +16,7 @@ LOW_CONFIDENCE = 0.60
 CONFIRM = "This is not a diagnosis; a radiologist must confirm."
 DISAGREEMENT_LEAD = "The network's answers do not fully agree on this slice, so read this result with extra caution."
 MISSING_MODEL_SENTENCES = {
-    "tumour_net": "No tumour type, presence or outline is given, as the tumour network is not installed.",
+    TUMOUR_NET: "No tumour type, presence or outline is given, as the tumour network is not installed.",
 }
 
 
