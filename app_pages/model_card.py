@@ -79,8 +79,8 @@ st.markdown("\n".join(f"- {line}" for line in LIMITATIONS))
 
 st.header("How to reproduce")
 commands = summaries.reproduce_commands(cards)
-for name, train in {**{name: model.train for name, model in MODELS.items()},
-                    summaries.STUDY["card"]: summaries.STUDY["train"]}.items():
+defaults = {name: model.train for name, model in MODELS.items()} | {summaries.STUDY["card"]: summaries.STUDY["train"]}
+for name, train in defaults.items():
     recorded = commands.get(name)
     st.markdown(f"**{name}**" + ("" if recorded else " (no card yet; the default command)"))
     st.code(recorded or train, language="bash")
