@@ -345,6 +345,7 @@ def evaluate_tumour_net(weights: Path, run_dir: Path, out_dir: Path, heatmap_sli
            "epochs_per_hour": round(summary["epochs_run"] / (summary["run"]["wall_time_s"] / 3600), 2),
            "earlier_stages": earlier_stages(config, out_dir / "previous")},
         "data": data_section(splits, summary),
+        **({"soup": summary["soup"]} if "soup" in summary else {}),
         "separate_models": {"results": separate_model_results(out_dir / "previous"),
                             "note": "the three models this network replaced, as their own cards measured them; their "
                                     "LGG validation patients and BRISC validation slices differ from this card's "
