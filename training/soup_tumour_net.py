@@ -33,6 +33,14 @@ from training.brain_other_data import validation_slices
 from training.train_tumour_net import MODEL_NAME, RUNS_DIR, TumourNetConfig, make_validator
 from training.tumour_data import load_slices, make_splits
 
+SOUP_DIR = f"{MODEL_NAME}_soup"
+"""The default run folder of a soup (``runs/tumour_net_soup``)."""
+SHARED_CONFIG = ("image_size", "base_filters", "depth", "pooling", "val_fraction", "seed")
+"""What the runs of one soup must share: the architecture and the validation split."""
+
+
+Validator = Callable[[keras.Model], dict[str, float]]
+
 
 @dataclass(frozen=True)
 class Ingredient:
@@ -52,9 +60,6 @@ def mean_weights(models: list[keras.Model]) -> list[np.ndarray]:
     """The element-wise mean of networks of one architecture, weight by weight (float64 sums, float32 result)."""
     stacks = zip(*(model.get_weights() for model in models), strict=True)
     return [np.mean(np.stack(weights).astype(np.float64), axis=0).astype(weights[0].dtype) for weights in stacks]
-
-
-Validator = Callable[[keras.Model], dict[str, float]]
 
 
 def greedy_soup(ingredients: list[Ingredient], validate: Validator) -> tuple[keras.Model, list[dict], dict[str, float]]:
@@ -83,11 +88,6 @@ def ingredient_row(ingredient: Ingredient, soup_scores: dict[str, float], kept: 
     the soup's with it."""
     return {"run": ingredient.run_dir.name, "command": ingredient.summary["run"]["command"],
             "val_score": ingredient.score, "soup_val_score": soup_scores["val_score"], "kept": kept}
-
-
-SOUP_DIR = f"{MODEL_NAME}_soup"
-SHARED_CONFIG = ("image_size", "base_filters", "depth", "pooling", "val_fraction", "seed")
-"""What the runs of one soup must share: the architecture and the validation split."""
 
 
 def several_source_validator(config: dict) -> Validator:

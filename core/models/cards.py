@@ -16,7 +16,6 @@ WEIGHTS_ENV = "BRAIN_MRI_WEIGHTS_DIR"
 """Environment variable that points the app at another weights folder (tests use it)."""
 
 
-
 @dataclass(frozen=True)
 class Headline:
     """One result a model is known by: its label, its path into the card, and its format ("percent" or "score").
